@@ -1,0 +1,85 @@
+"""Load a table from a file or a built-in dataset.
+
+Files are read with pandas (pyarrow for Parquet); built-in datasets are
+scikit-learn's bundled files, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from shipyard.errors import DataError
+
+BUILTIN = ("breast_cancer", "wine", "iris", "digits")
+SUFFIXES = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines", ".ndjson": "JSON Lines"}
+
+
+def load_table(source: str, base_dir: str | Path | None = None) -> pd.DataFrame:
+    """Load a table named in a recipe.
+
+    Parameters
+    ----------
+    source : str
+        ``sklearn:NAME`` for a bundled scikit-learn dataset (``breast_cancer``,
+        ``wine``, ``iris``, ``digits``), or a path to a ``.csv``, ``.parquet``
+        or ``.jsonl`` file.
+    base_dir : str or Path, optional
+        Directory that a relative path is resolved against (the recipe's).
+
+    Returns
+    -------
+    DataFrame of shape (n_rows, n_columns)
+        For built-in datasets the label column is ``target``, holding the
+        class names where scikit-learn provides them.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, of an unknown kind, unreadable or empty.
+    """
+    if source.startswith("sklearn:"):
+        return _load_builtin(source.removeprefix("sklearn:"))
+    path = Path(source)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found", "check data.source; relative paths are read from the recipe's folder")
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(
+            f"{path}: unknown file kind '{path.suffix}'",
+            f"use one of {', '.join(sorted(SUFFIXES))} or a built-in dataset such as sklearn:breast_cancer",
+        )
+    try:
+        if kind == "CSV":
+            frame = pd.read_csv(path)
+        elif kind == "Parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_json(path, lines=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty", "a CSV needs a header row and at least one data row") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", "save the file as UTF-8") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot read {kind}: {first}", f"check that the file is valid {kind}") from None
+    if frame.empty:
+        raise DataError(f"{path}: no data rows", "the file needs a header row and at least one data row")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _load_builtin(name: str) -> pd.DataFrame:
+    from sklearn import datasets
+
+    if name not in BUILTIN:
+        raise DataError(f"sklearn:{name}: unknown built-in dataset", f"choose one of {', '.join('sklearn:' + b for b in BUILTIN)}")
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.copy()
+    names = getattr(bunch, "target_names", None)
+    if names is not None and name != "digits":
+        frame["target"] = pd.Categorical.from_codes(frame["target"], [str(n) for n in names]).astype(str)
+    return frame

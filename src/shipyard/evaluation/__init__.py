@@ -1,0 +1,1 @@
+"""Test-split metrics and baselines."""

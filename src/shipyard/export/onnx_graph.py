@@ -1,0 +1,92 @@
+"""Build one ONNX graph from raw input columns to class probabilities.
+
+The fitted scikit-learn preprocessor is converted with skl2onnx, the network
+with ``torch.onnx.export`` (dynamo exporter), and the two are joined with
+``onnx.compose.merge_models`` after aligning their opset and IR versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import onnx
+import torch
+from onnx import compose, version_converter
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.compose import ColumnTransformer
+from torch import nn
+
+from shipyard.schema import Column
+
+PROBABILITIES = "probabilities"
+FEATURES = "features"
+
+
+def build_pipeline_onnx(
+    preprocessor: ColumnTransformer, schema: list[Column], model: nn.Module, n_features: int, opset: int = 18
+) -> onnx.ModelProto:
+    """Return the ONNX model of preprocessing followed by the network and a softmax.
+
+    Parameters
+    ----------
+    preprocessor : ColumnTransformer
+        Fitted on the training split; takes the columns named by ``Column.onnx_name``.
+    schema : list of Column
+        One graph input per column, shape (batch, 1): float for numeric,
+        string for categorical.
+    model : nn.Module
+        Maps (batch, n_features) to logits (batch, n_classes).
+    n_features : int
+        Width of the preprocessor output.
+    opset : int
+        Default-domain opset of the result (18 or later).
+
+    Returns
+    -------
+    onnx.ModelProto
+        Inputs: one per column. Output ``probabilities``: float tensor of
+        shape (batch, n_classes).
+    """
+    types = [
+        (c.onnx_name, FloatTensorType([None, 1]) if c.kind == "numeric" else StringTensorType([None, 1])) for c in schema
+    ]
+    pre = convert_sklearn(preprocessor, initial_types=types, target_opset={"": opset, "ai.onnx.ml": 3})
+    net = _export_network(model, n_features, opset)
+    pre = _align(pre, opset, net.ir_version)
+    net = compose.add_prefix(net, "net/", rename_inputs=True, rename_outputs=False)
+    merged = compose.merge_models(pre, net, io_map=[(pre.graph.output[0].name, f"net/{FEATURES}")])
+    merged.producer_name = "shipyard"
+    onnx.checker.check_model(merged, full_check=True)
+    return merged
+
+
+def _export_network(model: nn.Module, n_features: int, opset: int) -> onnx.ModelProto:
+    wrapped = nn.Sequential(model, nn.Softmax(dim=1)).to("cpu").eval()
+    example = (torch.zeros(2, n_features),)
+    batch = torch.export.Dim("batch")
+    # The exporter logs each step and warns about internals; the user needs neither.
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            wrapped,
+            example,
+            input_names=[FEATURES],
+            output_names=[PROBABILITIES],
+            dynamo=True,
+            opset_version=opset,
+            dynamic_shapes=({0: batch},),
+            verbose=False,
+        )
+    return program.model_proto
+
+
+def _align(model: onnx.ModelProto, opset: int, ir_version: int) -> onnx.ModelProto:
+    """Raise the default-domain opset to ``opset`` and set the IR version, so merging is allowed."""
+    current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset)
+    if current != opset:
+        model = version_converter.convert_version(model, opset)
+    model.ir_version = ir_version
+    return model

@@ -1,0 +1,146 @@
+"""Predict with a bundle through onnxruntime; torch is never imported here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+
+from shipyard.errors import InputError
+from shipyard.export.bundle import read_manifest
+from shipyard.schema import MISSING_CATEGORY, Column, coerce, onnx_feed
+
+
+class Predictor:
+    """A loaded bundle: the ONNX pipeline plus its manifest.
+
+    Parameters
+    ----------
+    path : str or Path
+        Bundle folder or run directory. Every file's sha256 is checked.
+    providers : list of str, optional
+        onnxruntime execution providers; default CUDA when available, then CPU.
+
+    Attributes
+    ----------
+    manifest : dict
+        The bundle's manifest.
+    schema : list of Column
+        Raw input columns in model order.
+    labels : list
+        Class labels, in the order of the probability columns.
+    path : Path
+        The bundle folder.
+
+    Raises
+    ------
+    BundleError
+        If the bundle is missing or was modified after export.
+    """
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
+        self.path, self.manifest = read_manifest(path)
+        self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
+        self.labels = list(self.manifest["labels"])
+        if providers is None:
+            available = ort.get_available_providers()
+            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(self.path / self.manifest["model_file"]), options, providers=providers)
+
+    def __repr__(self) -> str:
+        return f"Predictor({str(self.path)!r}, labels={self.labels})"
+
+    def predict_proba(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
+        """Class probabilities for raw records.
+
+        Parameters
+        ----------
+        data : DataFrame, list of dict or dict
+            Raw records with (at least) the bundle's input columns. Missing
+            values may be NaN/None; unseen categories are encoded as all zeros.
+        source : str
+            What the records are, for error messages.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_classes)
+            Columns follow ``labels``.
+
+        Raises
+        ------
+        InputError
+            If there are no records, a column is missing or a numeric column
+            holds a non-number.
+        """
+        frame = _as_frame(data, source)
+        feed = onnx_feed(coerce(frame, self.schema, source), self.schema)
+        (proba,) = self.session.run(["probabilities"], feed)
+        return proba
+
+    def predict(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
+        """Most probable label for each record.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            Labels from ``labels``.
+        """
+        proba = self.predict_proba(data, source)
+        return np.asarray(self.labels, dtype=object)[proba.argmax(axis=1)]
+
+    def unseen_categories(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any]) -> list[str]:
+        """Describe categorical values not seen in training (encoded as all zeros).
+
+        Returns
+        -------
+        list of str
+            One message per (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3)"``.
+        """
+        frame = _as_frame(data, "input")
+        model_input = coerce(frame, self.schema)
+        notes = []
+        for col in self.schema:
+            if col.kind != "categorical":
+                continue
+            known = set(col.categories)
+            values = model_input[col.onnx_name]
+            for value in sorted(set(values) - known - {MISSING_CATEGORY}):
+                rows = np.flatnonzero((values == value).to_numpy())[:5].tolist()
+                notes.append(f"column '{col.name}': unseen category {value!r} (rows {', '.join(map(str, rows))}) encoded as all zeros")
+        return notes
+
+
+def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputError(f"{source}: records must be a DataFrame, a dict or a list of dicts", "pass {column: value} mappings")
+    return pd.DataFrame.from_records(data) if data else pd.DataFrame()
+
+
+def load(path: str | Path) -> Predictor:
+    """Load a bundle (or the bundle of a run directory) for prediction.
+
+    Parameters
+    ----------
+    path : str or Path
+        Bundle folder, run directory, or ``runs/<name>``.
+
+    Returns
+    -------
+    Predictor
+        With ``.predict(df)`` and ``.predict_proba(df)``.
+
+    Examples
+    --------
+    >>> model = shipyard.load("runs/breast-cancer/latest")    # doctest: +SKIP
+    >>> model.predict_proba(df)[:2]                           # doctest: +SKIP
+    """
+    return Predictor(path)

@@ -1,0 +1,236 @@
+"""The recipe: one YAML file, validated by pydantic, with defaults that work.
+
+A minimal recipe names only the data and the target::
+
+    name: breast-cancer
+    data:
+      source: sklearn:breast_cancer
+      target: target
+
+Every section is a pydantic model with ``extra="forbid"``, so a misspelt key is
+an error that suggests the closest valid key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shipyard.errors import RecipeError
+
+
+class Section(BaseModel):
+    """Base of every recipe section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SplitSpec(Section):
+    """Fractions of rows held out for validation and test (stratified by target)."""
+
+    validation: float = Field(0.15, gt=0.0, lt=1.0)
+    test: float = Field(0.2, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _leaves_training_rows(self) -> "SplitSpec":
+        if self.validation + self.test >= 0.9:
+            raise ValueError(
+                f"validation + test must be < 0.9 to leave training rows, "
+                f"got {self.validation} + {self.test}"
+            )
+        return self
+
+
+class DataSpec(Section):
+    """Where the data is and which column to predict."""
+
+    source: str = Field(
+        ...,
+        description="CSV, Parquet or JSON Lines path (relative to the recipe), "
+        "or a built-in dataset such as 'sklearn:breast_cancer'.",
+    )
+    target: str = Field(..., min_length=1, description="Name of the label column.")
+    features: list[str] | None = Field(
+        None, description="Input columns to use; default: every column but the target."
+    )
+    positive_class: str | None = Field(
+        None, description="Label treated as positive in binary metrics; default: the last label in sorted order."
+    )
+    split: SplitSpec = Field(default_factory=SplitSpec)
+
+
+class PrepareSpec(Section):
+    """Preprocessing fitted on the training split only (scikit-learn transformers)."""
+
+    numeric_imputer: Literal["mean", "median", "most_frequent"] = "median"
+    scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+
+
+class MLPSpec(Section):
+    """A multilayer perceptron that outputs logits."""
+
+    type: Literal["mlp"] = "mlp"
+    hidden_sizes: list[int] = Field(default_factory=lambda: [64, 32])
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
+
+    @model_validator(mode="after")
+    def _positive_sizes(self) -> "MLPSpec":
+        bad = [h for h in self.hidden_sizes if h < 1]
+        if bad:
+            raise ValueError(f"hidden sizes must be >= 1, got {bad}")
+        return self
+
+
+class EarlyStoppingSpec(Section):
+    """Stop when validation loss has not improved for ``patience`` epochs."""
+
+    enabled: bool = True
+    patience: int = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0.0)
+
+
+class TrainSpec(Section):
+    """Optimisation settings (AdamW on cross-entropy over logits)."""
+
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(1e-4, ge=0.0)
+    early_stopping: EarlyStoppingSpec = Field(default_factory=EarlyStoppingSpec)
+    device: str = Field("auto", description="'auto' (CUDA when available, else CPU), 'cpu' or 'cuda[:N]'.")
+    mixed_precision: bool = Field(False, description="bfloat16 autocast on CUDA; ignored on CPU.")
+
+
+class EvaluateSpec(Section):
+    """Test-split evaluation."""
+
+    baseline: bool = Field(True, description="Also fit a logistic-regression baseline on the same split.")
+
+
+class ExportSpec(Section):
+    """ONNX export and the parity check against the PyTorch pipeline."""
+
+    opset: int = Field(18, ge=18, le=21)
+    parity_tolerance: float = Field(1e-5, gt=0.0)
+
+
+class Recipe(Section):
+    """A whole recipe: data, preparation, model, training, evaluation, export."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Run and registered-model name.")
+    task: Literal["classification"] = "classification"
+    seed: int = Field(0, ge=0)
+    data: DataSpec
+    prepare: PrepareSpec = Field(default_factory=PrepareSpec)
+    model: MLPSpec = Field(default_factory=MLPSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+    export: ExportSpec = Field(default_factory=ExportSpec)
+
+    # Directory the recipe was read from; relative data paths resolve against it.
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True, repr=False)
+
+    def resolved(self) -> dict[str, Any]:
+        """Return the recipe with every default filled in, as plain data."""
+        return self.model_dump(mode="json")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe YAML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The recipe file.
+
+    Returns
+    -------
+    Recipe
+        The validated recipe, with ``base_dir`` set to the file's directory.
+
+    Raises
+    ------
+    RecipeError
+        If the file is missing, is not a YAML mapping, or does not match the schema.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: recipe file not found", "check the path; recipes are YAML files")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise RecipeError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except UnicodeDecodeError:
+        raise RecipeError(f"{path}: not a UTF-8 text file", "save the recipe as UTF-8 YAML") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(
+            f"{path}: the recipe must be a YAML mapping, got {type(raw).__name__}",
+            "start from examples/breast_cancer.yaml",
+        )
+    return recipe_from_dict(raw, source=str(path), base_dir=path.resolve().parent)
+
+
+def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", base_dir: Path | None = None) -> Recipe:
+    """Validate a recipe given as a mapping (the parsed YAML).
+
+    Raises
+    ------
+    RecipeError
+        Naming the first offending key path and the allowed values.
+    """
+    raw = dict(raw)
+    raw.pop("base_dir", None)
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(f"{source}: " + "; ".join(_describe(err) for err in exc.errors()[:3])) from None
+    if base_dir is not None:
+        recipe.base_dir = base_dir
+    return recipe
+
+
+def _describe(err: dict[str, Any]) -> str:
+    """Turn one pydantic error into 'key.path: what is wrong, got X'."""
+    loc = [str(p) for p in err["loc"]]
+    # Drop pydantic's internal location parts for model validators.
+    key = ".".join(p for p in loc if not p.startswith("function-after")) or "(top level)"
+    kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    if kind == "extra_forbidden":
+        parent = _section_at(loc[:-1])
+        allowed = sorted(parent.model_fields) if parent else []
+        allowed = [a for a in allowed if a != "base_dir"]
+        close = difflib.get_close_matches(loc[-1], allowed, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+        return f"{key}: unknown key ({hint})"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+    if kind in bounds:
+        limit = next(iter(ctx.values()))
+        return f"{key}: must be {bounds[kind]} {limit}, got {value!r}"
+    if kind == "literal_error":
+        return f"{key}: must be one of {ctx.get('expected')}, got {value!r}"
+    if kind == "string_pattern_mismatch":
+        return f"{key}: must match {ctx.get('pattern')} (letters, digits, '-', '_', '.'), got {value!r}"
+    if kind == "value_error":
+        return f"{key}: {err['msg'].removeprefix('Value error, ')}"
+    return f"{key}: {err['msg'][0].lower()}{err['msg'][1:]}, got {value!r}"
+
+
+def _section_at(loc: list[str]) -> type[BaseModel] | None:
+    """Return the pydantic model class at a key path of the recipe, if any."""
+    model: type[BaseModel] = Recipe
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model

@@ -1,0 +1,1 @@
+"""HTTP serving of a bundle (FastAPI on uvicorn, onnxruntime only)."""

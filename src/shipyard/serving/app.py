@@ -1,0 +1,113 @@
+"""The FastAPI app that serves one bundle.
+
+The request model is built from the manifest's input schema, so the OpenAPI
+document lists the real input columns and FastAPI answers 422, naming the
+field, for a missing or mistyped value. Only onnxruntime runs the model; this
+module never imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from shipyard import __version__
+from shipyard.errors import InputError
+from shipyard.predictor import Predictor
+from shipyard.schema import Column
+
+MAX_RECORDS = 10_000
+
+
+def record_model(schema: list[Column]) -> type[BaseModel]:
+    """Build the pydantic model of one input record from the bundle's schema.
+
+    Every column is required; ``null`` means a missing value (imputed for
+    numeric columns, its own category for categorical ones).
+    """
+    fields: dict[str, Any] = {}
+    for col in schema:
+        if col.kind == "numeric":
+            fields[col.onnx_name] = (float | None, Field(..., alias=col.name, description="number; null if missing"))
+        else:
+            shown = ", ".join(repr(c) for c in col.categories[:20]) + (" ..." if len(col.categories) > 20 else "")
+            fields[col.onnx_name] = (
+                str | None,
+                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and encoded as all zeros"),
+            )
+    config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, populate_by_name=False)
+    return create_model("Record", __config__=config, **fields)
+
+
+class PredictResponse(BaseModel):
+    """Predictions for each record, in request order."""
+
+    labels: list[Any] = Field(..., description="Most probable class of each record.")
+    probabilities: list[dict[str, float]] = Field(..., description="Per-record mapping from class label to probability.")
+    model: str = Field(..., description="Name of the served model.")
+    warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
+
+
+def create_app(path: str | Path) -> FastAPI:
+    """Create the app for a bundle or run directory.
+
+    Parameters
+    ----------
+    path : str or Path
+        Bundle folder or run directory.
+
+    Returns
+    -------
+    FastAPI
+        Routes: ``POST /v1/predict``, ``GET /v1/model``, ``GET /healthz``.
+
+    Raises
+    ------
+    BundleError
+        If the bundle is missing or was modified.
+    """
+    predictor = Predictor(path)
+    manifest = predictor.manifest
+    Record = record_model(predictor.schema)
+    request_model = create_model(
+        "PredictRequest",
+        __config__=ConfigDict(extra="forbid"),
+        records=(list[Record], Field(..., min_length=1, max_length=MAX_RECORDS, description="Raw input records.")),
+    )
+    app = FastAPI(
+        title=f"Shipyard model: {manifest['name']}",
+        version=__version__,
+        description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels))}) from "
+        f"{len(predictor.schema)} input columns.",
+    )
+    names = [str(label) for label in predictor.labels]
+
+    @app.post("/v1/predict", response_model=PredictResponse)
+    def predict(request: request_model) -> PredictResponse:  # type: ignore[valid-type]
+        records = [r.model_dump(by_alias=True) for r in request.records]
+        try:
+            proba = predictor.predict_proba(records, source="request")
+            warnings = predictor.unseen_categories(records)
+        except InputError as exc:
+            raise HTTPException(status_code=422, detail=exc.one_line()) from None
+        return PredictResponse(
+            labels=[predictor.labels[i] for i in proba.argmax(axis=1)],
+            probabilities=[dict(zip(names, map(float, row))) for row in proba],
+            model=manifest["name"],
+            warnings=warnings,
+        )
+
+    @app.get("/v1/model")
+    def model_info() -> dict[str, Any]:
+        """The bundle's manifest: schema, labels, metrics, hashes, versions."""
+        return manifest
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Liveness: the model is loaded."""
+        return {"status": "ok", "model": manifest["name"], "sha256": manifest["files"][manifest["model_file"]]["sha256"]}
+
+    return app

@@ -1,0 +1,101 @@
+"""Log runs to MLflow and register bundles in its model registry.
+
+MLflow's own default applies (``sqlite:///mlflow.db`` in the working
+directory) unless ``MLFLOW_TRACKING_URI`` is set, so ``mlflow ui`` shows the
+runs. The bundle is logged as artifacts and registered as a new version of a
+registered model named after the recipe.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+
+class Tracker:
+    """MLflow logging for one run; every method is a no-op when disabled.
+
+    Parameters
+    ----------
+    enabled : bool
+        False turns tracking off (``--no-track``).
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.run_id: str | None = None
+        self.model_version: str | None = None
+        self._mlflow = None
+
+    def start(self, experiment: str, run_name: str, params: dict[str, Any]) -> None:
+        """Open an MLflow run in the experiment named after the recipe and log flattened params."""
+        if not self.enabled:
+            return
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        import mlflow
+
+        # MLflow sets its logger to INFO on import; its set-up chatter is not for the user.
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+        self._mlflow = mlflow
+        mlflow.set_experiment(experiment)
+        run = mlflow.start_run(run_name=run_name)
+        self.run_id = run.info.run_id
+        flat = _flatten(params)
+        items = list(flat.items())
+        for i in range(0, len(items), 100):
+            mlflow.log_params(dict(items[i : i + 100]))
+
+    def log_epoch(self, entry: dict[str, float]) -> None:
+        """Log one epoch's history entry with the epoch as step."""
+        if self._mlflow is None:
+            return
+        step = int(entry["epoch"])
+        self._mlflow.log_metrics({k: float(v) for k, v in entry.items() if k != "epoch"}, step=step)
+
+    def log_metrics(self, metrics: dict[str, float], prefix: str) -> None:
+        """Log final scalar metrics as ``<prefix>_<name>``."""
+        if self._mlflow is None:
+            return
+        finite = {f"{prefix}_{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and v == v}
+        self._mlflow.log_metrics(finite)
+
+    def log_run_files(self, run_path: Path, bundle_path: Path, model_name: str) -> None:
+        """Log the run's JSON files and the bundle, and register the bundle as a model version."""
+        if self._mlflow is None:
+            return
+        mlflow = self._mlflow
+        for name in ("metrics.json", "history.json", "recipe.yaml", "data_summary.json"):
+            if (run_path / name).is_file():
+                mlflow.log_artifact(str(run_path / name))
+        mlflow.log_artifacts(str(bundle_path), artifact_path="bundle")
+        client = mlflow.MlflowClient()
+        try:
+            client.get_registered_model(model_name)
+        except mlflow.exceptions.MlflowException:
+            client.create_registered_model(model_name, description="Shipyard bundles (ONNX + manifest.json)")
+        version = client.create_model_version(
+            name=model_name, source=f"{mlflow.get_artifact_uri()}/bundle", run_id=self.run_id
+        )
+        self.model_version = str(version.version)
+
+    def end(self, status: str = "FINISHED") -> None:
+        """Close the MLflow run with ``FINISHED`` or ``FAILED``."""
+        if self._mlflow is None:
+            return
+        self._mlflow.end_run(status=status)
+        self._mlflow = None
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = str(value)[:500]
+    return out
