@@ -1,0 +1,59 @@
+"""Shared fixtures: an isolated MLflow store, and runs trained once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_store(tmp_path_factory: pytest.TempPathFactory):
+    """Every test logs to its own throwaway MLflow SQLite store, never the user's."""
+    store = tmp_path_factory.mktemp("mlflow")
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
+    yield store
+    if old is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+@pytest.fixture(scope="session")
+def breast_cancer_run(tmp_path_factory: pytest.TempPathFactory):
+    """The example breast-cancer recipe run once, tracked, for tests that only read its outputs."""
+    from shipyard.pipeline import run
+
+    runs = tmp_path_factory.mktemp("runs")
+    return run(EXAMPLES / "breast_cancer.yaml", runs_dir=runs, track=True, progress=False)
+
+
+@pytest.fixture(scope="session")
+def mixed_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real dataset with numeric and string categorical columns and missing values.
+
+    Built from scikit-learn's breast_cancer: 'mean radius' is binned into the
+    strings small/medium/large, 'mean texture' into low/high, and about 5% of
+    cells in four columns are blanked.
+    """
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    cols = ["mean radius", "mean texture", "mean smoothness", "mean concavity", "worst area", "worst symmetry"]
+    frame = bunch.frame[cols].copy()
+    frame["size"] = pd.cut(frame.pop("mean radius"), [0, 12, 16, 100], labels=["small", "medium", "large"]).astype(str)
+    frame["texture"] = np.where(frame.pop("mean texture") > 19, "high", "low")
+    frame["diagnosis"] = np.where(bunch.target == 1, "benign", "malignant")
+    rng = np.random.default_rng(0)
+    for col in ["size", "texture", "mean smoothness", "worst area"]:
+        frame.loc[rng.random(len(frame)) < 0.05, col] = np.nan
+    path = tmp_path_factory.mktemp("data") / "mixed.csv"
+    frame.to_csv(path, index=False)
+    return path
