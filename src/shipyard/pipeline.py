@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from shipyard.recipe import Recipe, load_recipe
-from shipyard.run import RunDir
+from shipyard.rundir import RunDir
 from shipyard.stages.evaluate import evaluate
 from shipyard.stages.export import export
 from shipyard.stages.prepare import data_summary, fit_preprocessing, load_and_split

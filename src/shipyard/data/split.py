@@ -53,6 +53,7 @@ def stratified_split(y: pd.Series, validation: float, test: float, seed: int, ta
     need = 3
     if counts.min() < need:
         rare = counts.idxmin()
+        rare = rare.item() if hasattr(rare, "item") else rare
         raise DataError(
             f"target column '{target}': class {rare!r} has {counts.min()} row(s); a stratified "
             f"train/validation/test split needs at least {need}",

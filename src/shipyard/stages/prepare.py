@@ -61,7 +61,7 @@ def load_and_split(recipe: Recipe) -> Prepared:
                     f"choose one of {names}",
                 )
             positive_index = names.index(spec.positive_class)
-    split = stratified_split(pd.Series(y), spec.split.validation, spec.split.test, recipe.seed, spec.target)
+    split = stratified_split(target.reset_index(drop=True), spec.split.validation, spec.split.test, recipe.seed, spec.target)
     schema = infer_schema(frame, features)
     return Prepared(frame, features, schema, labels, positive_index, split, y)
 

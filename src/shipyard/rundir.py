@@ -1,4 +1,4 @@
-"""The run directory: the single source of truth of one run.
+"""The run directory: the single source of truth of one run (module ``rundir``, so ``shipyard.run`` stays the function).
 
 Layout: ``<root>/<recipe name>/<UTC timestamp>/`` holding ``recipe.yaml``
 (resolved, with defaults), ``run.json`` (status, timings, paths),
