@@ -1,0 +1,128 @@
+"""`shipyard serve` as a real process on a loopback port, called over HTTP."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(breast_cancer_run):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.cli", "serve", str(breast_cancer_run.path.parent / "latest"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"server did not start: {proc.stdout.read()}")
+        time.sleep(0.2)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        yield client
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def records():
+    return load_breast_cancer(as_frame=True).data.head(5).to_dict(orient="records")
+
+
+def test_healthz(server, breast_cancer_run):
+    body = server.get("/healthz").json()
+    assert body["status"] == "ok" and body["model"] == "breast-cancer"
+
+
+def test_predict_matches_python_api(server, records, breast_cancer_run):
+    import shipyard
+
+    response = server.post("/v1/predict", json={"records": records})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = shipyard.load(breast_cancer_run.path).predict_proba(records)
+    assert body["labels"] == ["benign" if p[0] > p[1] else "malignant" for p in expected]
+    for row, exp in zip(body["probabilities"], expected):
+        assert row["benign"] == pytest.approx(float(exp[0]), abs=1e-6)
+        assert row["malignant"] == pytest.approx(float(exp[1]), abs=1e-6)
+
+
+def test_missing_value_as_null_is_imputed(server, records):
+    record = dict(records[0], **{"mean radius": None})
+    assert server.post("/v1/predict", json={"records": [record]}).status_code == 200
+
+
+def test_openapi_lists_real_columns(server):
+    schema = server.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    assert "mean radius" in schema["properties"] and "worst fractal dimension" in schema["required"]
+    assert len(schema["properties"]) == 30
+
+
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        (lambda r: {k: v for k, v in r.items() if k != "mean texture"}, "mean texture"),
+        (lambda r: dict(r, **{"mean area": "big"}), "mean area"),
+        (lambda r: dict(r, surprise=1), "surprise"),
+    ],
+)
+def test_bad_record_gets_422_naming_the_field(server, records, change, field):
+    response = server.post("/v1/predict", json={"records": [change(records[0])]})
+    assert response.status_code == 422
+    assert field in [str(part) for err in response.json()["detail"] for part in err["loc"]]
+
+
+def test_empty_request_gets_422(server):
+    assert server.post("/v1/predict", json={"records": []}).status_code == 422
+    assert server.post("/v1/predict", json={}).status_code == 422
+    assert server.post("/v1/predict", content=b"not json", headers={"content-type": "application/json"}).status_code == 422
+
+
+def test_serving_path_never_imports_torch(breast_cancer_run):
+    code = (
+        "import sys; from shipyard.serving.app import create_app; "
+        f"create_app({str(breast_cancer_run.bundle)!r}); "
+        "sys.exit('torch imported' if 'torch' in sys.modules else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_unseen_category_is_served_with_a_warning(mixed_csv, tmp_path):
+    import pandas as pd
+    from fastapi.testclient import TestClient
+
+    import shipyard
+    from shipyard.recipe import recipe_from_dict
+    from shipyard.serving.app import create_app
+
+    recipe = recipe_from_dict({"name": "mixed-serve", "data": {"source": str(mixed_csv), "target": "diagnosis"}, "train": {"epochs": 10}})
+    result = shipyard.run(recipe, runs_dir=tmp_path, track=False, progress=False)
+    record = pd.read_csv(mixed_csv).drop(columns="diagnosis").iloc[0].to_dict()
+    record = {k: (None if v != v else v) for k, v in record.items()}
+    record["size"] = "gigantic"
+    with TestClient(create_app(result.path)) as client:
+        response = client.post("/v1/predict", json={"records": [record]})
+    assert response.status_code == 200, response.text
+    assert response.json()["warnings"] == ["column 'size': unseen category 'gigantic' (rows 0) encoded as all zeros"]
