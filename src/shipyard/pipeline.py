@@ -86,7 +86,7 @@ def run(
     start = time.perf_counter()
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
-    console = console or Console(stderr=True, quiet=not progress)
+    console = console or Console(stderr=True, quiet=not progress, log_path=False)
     prepared = load_and_split(recipe)
 
     run_dir = RunDir.create(runs_dir, recipe.name)

@@ -171,8 +171,8 @@ class Trainer:
                 bar.update(
                     task,
                     advance=1,
-                    status=f"train loss {entry['train_loss']:.4f}  val loss {val_loss:.4f}  "
-                    f"val {self.metric_name} {entry[f'val_{self.metric_name}']:.4f}",
+                    status=f"loss {entry['train_loss']:.4f} val_loss {val_loss:.4f} "
+                    f"val_{self.metric_name} {entry[f'val_{self.metric_name}']:.4f}",
                 )
                 if spec.early_stopping.enabled and waited >= spec.early_stopping.patience:
                     result.stopped_early = epoch < spec.epochs
@@ -194,7 +194,7 @@ def _progress_bar(enabled: bool) -> Progress:
     return Progress(
         TextColumn("epoch"),
         MofNCompleteColumn(),
-        BarColumn(),
+        BarColumn(bar_width=20),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         disable=not enabled,
