@@ -101,3 +101,9 @@ def test_split_refuses_a_class_too_small():
     y = pd.Series([0] * 20 + [1] * 2)
     with pytest.raises(DataError, match="class 1 has 2 row"):
         stratified_split(y, 0.15, 0.2, seed=0)
+
+
+def test_continuous_target_is_refused_for_classification():
+    frame = pd.DataFrame({"a": range(50), "y": np.linspace(0.5, 99.3, 50)})
+    with pytest.raises(DataError, match="target column 'y' holds continuous values \\(50 distinct"):
+        select_columns(frame, "y", None, "d.csv")

@@ -40,3 +40,9 @@ def test_missing_column_and_no_rows():
         coerce(pd.DataFrame({"mean radius": [1.0]}), SCHEMA)
     with pytest.raises(InputError, match="no records"):
         coerce(pd.DataFrame(columns=["mean radius", "color"]), SCHEMA)
+
+
+def test_infinite_value_is_refused():
+    frame = pd.DataFrame({"mean radius": [1.0, np.inf], "color": ["red", "red"]})
+    with pytest.raises(InputError, match="column 'mean radius' has an infinite value in row 1"):
+        coerce(frame, SCHEMA)

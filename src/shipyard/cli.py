@@ -132,11 +132,18 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
 ) -> None:
     """Serve a bundle over HTTP (FastAPI + uvicorn, onnxruntime only)."""
+    import socket
+
     import uvicorn
 
     from shipyard.serving.app import create_app
 
     application = create_app(path)
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ShipyardError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})", "choose another --port") from None
     err.print(f"serving {path} on http://{host}:{port} (POST /v1/predict, GET /healthz, docs at /docs)")
     uvicorn.run(application, host=host, port=port, log_level="info")
 

@@ -136,6 +136,13 @@ def coerce(frame: pd.DataFrame, schema: list[Column], source: str = "input") -> 
                     f"{source}: column '{col.name}' must be numeric, got {values.iloc[row]!r} in row {row}",
                     "send a number, or null for a missing value",
                 )
+            infinite = np.isinf(numbers.to_numpy(dtype="float64"))
+            if infinite.any():
+                row = int(np.flatnonzero(infinite)[0])
+                raise InputError(
+                    f"{source}: column '{col.name}' has an infinite value in row {row}",
+                    "send a finite number, or null for a missing value",
+                )
             out[col.onnx_name] = numbers.astype("float32").to_numpy()
         else:
             text = values.astype(object).where(values.notna(), MISSING_CATEGORY)

@@ -93,6 +93,21 @@ def test_bad_record_gets_422_naming_the_field(server, records, change, field):
     assert field in [str(part) for err in response.json()["detail"] for part in err["loc"]]
 
 
+def test_non_finite_number_gets_422(server, records):
+    body = '{"records": [' + __import__("json").dumps(records[0]).replace("17.99", "NaN") + "]}"
+    response = server.post("/v1/predict", content=body.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "mean radius" in response.text
+
+
+def test_busy_port_is_a_one_line_error(server, breast_cancer_run):
+    port = int(str(server.base_url).rsplit(":", 1)[1].strip("/"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "shipyard.cli", "serve", str(breast_cancer_run.path), "--port", str(port)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2 and "cannot listen there" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_empty_request_gets_422(server):
     assert server.post("/v1/predict", json={"records": []}).status_code == 422
     assert server.post("/v1/predict", json={}).status_code == 422

@@ -48,6 +48,12 @@ def select_columns(frame: pd.DataFrame, target: str, features: list[str] | None,
             "drop or label those rows",
         )
     classes = labels.unique()
+    if pd.api.types.is_float_dtype(labels.dtype) and not (labels == labels.round()).all():
+        raise DataError(
+            f"{source}: target column '{target}' holds continuous values ({len(classes)} distinct, e.g. {labels.iloc[0]!r}); "
+            "classification needs class labels",
+            "check data.target, or bin the values into classes",
+        )
     if len(classes) < 2:
         raise DataError(
             f"{source}: target column '{target}' has a single class ({classes[0]!r}); classification needs at least two",

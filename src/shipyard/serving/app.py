@@ -10,7 +10,9 @@ module never imports torch.
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shipyard import __version__
@@ -30,7 +32,7 @@ def record_model(schema: list[Column]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for col in schema:
         if col.kind == "numeric":
-            fields[col.onnx_name] = (float | None, Field(..., alias=col.name, description="number; null if missing"))
+            fields[col.onnx_name] = (float | None, Field(..., alias=col.name, allow_inf_nan=False, description="number; null if missing"))
         else:
             shown = ", ".join(repr(c) for c in col.categories[:20]) + (" ..." if len(col.categories) > 20 else "")
             fields[col.onnx_name] = (
@@ -83,6 +85,12 @@ def create_app(path: str | Path) -> FastAPI:
         f"{len(predictor.schema)} input columns.",
     )
     names = [str(label) for label in predictor.labels]
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default echoes the offending input, which cannot be JSON when it is NaN or Infinity.
+        detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.post("/v1/predict", response_model=PredictResponse)
     def predict(request: request_model) -> PredictResponse:  # type: ignore[valid-type]
