@@ -44,5 +44,16 @@ def test_missing_column_and_no_rows():
 
 def test_infinite_value_is_refused():
     frame = pd.DataFrame({"mean radius": [1.0, np.inf], "color": ["red", "red"]})
-    with pytest.raises(InputError, match="column 'mean radius' has an infinite value in row 1"):
+    with pytest.raises(InputError, match="column 'mean radius' has a value beyond the float32 range \\(inf\\) in row 1"):
         coerce(frame, SCHEMA)
+
+
+def test_value_beyond_float32_is_refused():
+    frame = pd.DataFrame({"mean radius": [1.0, 1e300], "color": ["red", "red"]})
+    with pytest.raises(InputError, match="beyond the float32 range \\(1e\\+300\\) in row 1"):
+        coerce(frame, SCHEMA)
+
+
+def test_booleans_in_a_categorical_column_match_training_categories():
+    frame = pd.DataFrame({"mean radius": [1.0, 2.0], "color": [True, np.False_]})
+    assert list(coerce(frame, SCHEMA)["color"]) == ["True", "False"]

@@ -93,7 +93,18 @@ def run(
     if result.model_version:
         out.print(f"mlflow:  registered model '{result.path.parent.name}' version {result.model_version}")
     out.print(f"time:    {result.seconds:.1f} s")
-    out.print(f"serve:   shipyard serve {latest}")
+    out.print(f"serve:   {_command()} serve {latest}")
+
+
+def _command() -> str:
+    """How the user can call shipyard again: plain 'shipyard' when it is on PATH."""
+    import shutil
+
+    exe = Path(sys.argv[0])
+    found = shutil.which("shipyard")
+    if exe.name == "shipyard" and (found is None or Path(found).resolve() != exe.resolve()):
+        return str(exe)
+    return "shipyard"
 
 
 def _print_confusion(metrics: dict[str, Any]) -> None:
@@ -114,14 +125,24 @@ def _fmt(value: Any) -> str:
 @app.command()
 @_user_errors
 def validate(recipe: Path = typer.Argument(..., help="Recipe YAML file.")) -> None:
-    """Check a recipe and print it with every default filled in."""
+    """Check a recipe and its data; print the recipe with every default filled in."""
     import yaml
 
     from shipyard.recipe import load_recipe
 
-    resolved = load_recipe(recipe).resolved()
-    out.print(yaml.safe_dump(resolved, sort_keys=False), end="", highlight=False, markup=False)
-    err.print(f"{recipe}: valid")
+    from shipyard.stages.prepare import load_and_split
+    from shipyard.training.device import resolve_device
+
+    parsed = load_recipe(recipe)
+    out.print(yaml.safe_dump(parsed.resolved(), sort_keys=False), end="", highlight=False, markup=False)
+    prepared = load_and_split(parsed)
+    resolve_device(parsed.train.device)
+    sizes = prepared.split.sizes()
+    err.print(
+        f"{recipe}: valid; {len(prepared.frame)} rows, {len(prepared.features)} feature columns, "
+        f"{len(prepared.labels)} classes; split {sizes['train']}/{sizes['validation']}/{sizes['test']}",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -153,14 +174,21 @@ def serve(
 def predict(
     path: Path = typer.Argument(..., help="Run directory or bundle folder."),
     data: Path = typer.Argument(..., help="CSV, Parquet or JSON Lines file of raw records."),
-    output: Path = typer.Option(..., "--output", "-o", help="CSV file to write: the input columns, prediction and one probability column per class."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="File to write (.csv, .parquet or .jsonl): the input columns, prediction and one probability column per class."
+    ),
 ) -> None:
     """Predict a file of records with a bundle (onnxruntime only)."""
     from shipyard.data.loading import load_table
     from shipyard.predictor import Predictor
 
+    writers = {".csv": "to_csv", ".parquet": "to_parquet", ".jsonl": "to_json"}
+    if output.is_dir():
+        raise ShipyardError(f"--output {output}: is a folder", "name a file, e.g. predictions.csv")
+    if output.suffix.lower() not in writers:
+        raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
     predictor = Predictor(path)
-    frame = load_table(str(data))
+    frame = load_table(str(data), role="the DATA argument")
     proba = predictor.predict_proba(frame, source=str(data))
     for note in predictor.unseen_categories(frame):
         err.print(f"warning: {data}: {note}", highlight=False)
@@ -169,9 +197,18 @@ def predict(
     for j, label in enumerate(predictor.labels):
         result[f"proba_{label}"] = proba[:, j]
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    result.to_csv(tmp, index=False)
-    tmp.replace(output)
+    tmp = output.with_name(f".{output.name}.tmp")
+    kind = output.suffix.lower()
+    try:
+        if kind == ".csv":
+            result.to_csv(tmp, index=False)
+        elif kind == ".parquet":
+            result.to_parquet(tmp, index=False)
+        else:
+            result.to_json(tmp, orient="records", lines=True)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
     err.print(f"wrote {len(result)} predictions to {output}")
 
 

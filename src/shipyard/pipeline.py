@@ -21,6 +21,7 @@ from shipyard.stages.export import export
 from shipyard.stages.prepare import data_summary, fit_preprocessing, load_and_split
 from shipyard.stages.train import train
 from shipyard.tracking import Tracker
+from shipyard.training.device import resolve_device
 
 
 @dataclass
@@ -80,20 +81,23 @@ def run(
     Raises
     ------
     ShipyardError
-        For a bad recipe or bad data (before anything is written), or when
-        the exported model fails the parity check.
+        For a bad recipe, bad data, an unavailable device or an unusable
+        MLflow store (all before anything is written), or when the exported
+        model fails the parity check (the run is kept with status "failed").
     """
     start = time.perf_counter()
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     console = console or Console(stderr=True, quiet=not progress, log_path=False)
     prepared = load_and_split(recipe)
+    resolve_device(recipe.train.device)
+    tracker = Tracker(enabled=track)
+    tracker.connect(recipe.name)
 
     run_dir = RunDir.create(runs_dir, recipe.name)
     run_dir.write_recipe(recipe.resolved())
-    tracker = Tracker(enabled=track)
     try:
-        tracker.start(recipe.name, run_dir.path.name, recipe.resolved())
+        tracker.start(run_dir.path.name, recipe.resolved())
         console.log(f"run directory {run_dir.path}")
         fit_preprocessing(recipe, prepared)
         run_dir.write_json("data_summary.json", data_summary(recipe, prepared))

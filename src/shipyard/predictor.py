@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
-from shipyard.errors import InputError
+from shipyard.errors import BundleError, InputError
 from shipyard.export.bundle import read_manifest
 from shipyard.schema import MISSING_CATEGORY, Column, coerce, onnx_feed
 
@@ -51,6 +51,24 @@ class Predictor:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.path / self.manifest["model_file"]), options, providers=providers)
+        self._check_manifest_matches_graph()
+
+    def _check_manifest_matches_graph(self) -> None:
+        """The manifest is not hashed by itself; make sure it describes the graph it ships with."""
+        where = self.path / "manifest.json"
+        graph_inputs = {i.name: i.type for i in self.session.get_inputs()}
+        listed = {c.onnx_name: ("tensor(float)" if c.kind == "numeric" else "tensor(string)") for c in self.schema}
+        if graph_inputs != listed:
+            raise BundleError(
+                f"{where}: its inputs do not match model.onnx's ({sorted(listed)} vs {sorted(graph_inputs)})",
+                "restore the original manifest or re-run the recipe",
+            )
+        width = self.session.get_outputs()[0].shape[-1]
+        if isinstance(width, int) and width != len(self.labels):
+            raise BundleError(
+                f"{where}: lists {len(self.labels)} labels but model.onnx outputs {width} probabilities",
+                "restore the original manifest or re-run the recipe",
+            )
 
     def __repr__(self) -> str:
         return f"Predictor({str(self.path)!r}, labels={self.labels})"
@@ -119,6 +137,8 @@ def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, dict):
+        if data and all(isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in data.values()):
+            return pd.DataFrame(data)  # a mapping of columns
         data = [data]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise InputError(f"{source}: records must be a DataFrame, a dict or a list of dicts", "pass {column: value} mappings")

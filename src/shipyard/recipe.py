@@ -102,7 +102,7 @@ class TrainSpec(Section):
     learning_rate: float = Field(1e-3, gt=0.0)
     weight_decay: float = Field(1e-4, ge=0.0)
     early_stopping: EarlyStoppingSpec = Field(default_factory=EarlyStoppingSpec)
-    device: str = Field("auto", description="'auto' (CUDA when available, else CPU), 'cpu' or 'cuda[:N]'.")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="'auto' (CUDA when available, else CPU), 'cpu' or 'cuda[:N]'.")
     mixed_precision: bool = Field(False, description="bfloat16 autocast on CUDA; ignored on CPU.")
 
 
@@ -162,7 +162,7 @@ def load_recipe(path: str | Path) -> Recipe:
     if not path.is_file():
         raise RecipeError(f"{path}: recipe file not found", "check the path; recipes are YAML files")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -175,6 +175,21 @@ def load_recipe(path: str | Path) -> Recipe:
             "start from examples/breast_cancer.yaml",
         )
     return recipe_from_dict(raw, source=str(path), base_dir=path.resolve().parent)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", base_dir: Path | None = None) -> Recipe:
@@ -218,7 +233,8 @@ def _describe(err: dict[str, Any]) -> str:
     if kind == "literal_error":
         return f"{key}: must be one of {ctx.get('expected')}, got {value!r}"
     if kind == "string_pattern_mismatch":
-        return f"{key}: must match {ctx.get('pattern')} (letters, digits, '-', '_', '.'), got {value!r}"
+        what = {"name": " (letters, digits, '-', '_', '.')", "train.device": " ('auto', 'cpu', 'cuda' or 'cuda:N')"}.get(key, "")
+        return f"{key}: must match {ctx.get('pattern')}{what}, got {value!r}"
     if kind == "value_error":
         return f"{key}: {err['msg'].removeprefix('Value error, ')}"
     return f"{key}: {err['msg'][0].lower()}{err['msg'][1:]}, got {value!r}"

@@ -38,7 +38,12 @@ class RunDir:
     def create(cls, root: str | Path, name: str) -> "RunDir":
         """Make a new, empty run folder named by the current UTC time."""
         parent = Path(root) / name
-        parent.mkdir(parents=True, exist_ok=True)
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise ShipyardError(f"{root}: runs directory is a file, not a folder", "pass another --runs-dir") from None
+        except PermissionError:
+            raise ShipyardError(f"{root}: no permission to create run folders there", "pass another --runs-dir") from None
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         path, i = parent / stamp, 1
         while True:

@@ -17,6 +17,9 @@ import pandas as pd
 
 from shipyard.errors import InputError
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Numbers beyond this magnitude (and infinities) cannot be fed to the float32 model."""
+
 MISSING_CATEGORY = ""
 """The category a missing value of a categorical column is mapped to."""
 
@@ -136,12 +139,12 @@ def coerce(frame: pd.DataFrame, schema: list[Column], source: str = "input") -> 
                     f"{source}: column '{col.name}' must be numeric, got {values.iloc[row]!r} in row {row}",
                     "send a number, or null for a missing value",
                 )
-            infinite = np.isinf(numbers.to_numpy(dtype="float64"))
-            if infinite.any():
-                row = int(np.flatnonzero(infinite)[0])
+            too_large = np.abs(numbers.to_numpy(dtype="float64")) > FLOAT32_MAX
+            if too_large.any():
+                row = int(np.flatnonzero(too_large)[0])
                 raise InputError(
-                    f"{source}: column '{col.name}' has an infinite value in row {row}",
-                    "send a finite number, or null for a missing value",
+                    f"{source}: column '{col.name}' has a value beyond the float32 range ({float(numbers.iloc[row]):g}) in row {row}",
+                    "send a finite number below 3.4e38 in magnitude, or null for a missing value",
                 )
             out[col.onnx_name] = numbers.astype("float32").to_numpy()
         else:
@@ -155,6 +158,8 @@ def _is_blank(values: pd.Series) -> pd.Series:
 
 
 def _as_category(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from shipyard.errors import ShipyardError
+
 
 class Tracker:
     """MLflow logging for one run; every method is a no-op when disabled.
@@ -29,19 +31,43 @@ class Tracker:
         self.model_version: str | None = None
         self._mlflow = None
 
-    def start(self, experiment: str, run_name: str, params: dict[str, Any]) -> None:
-        """Open an MLflow run in the experiment named after the recipe and log flattened params."""
+    def connect(self, experiment: str) -> None:
+        """Reach the tracking store and select the experiment named after the recipe.
+
+        Called before a run directory exists, so an unreachable store costs nothing.
+
+        Raises
+        ------
+        ShipyardError
+            If the store at ``MLFLOW_TRACKING_URI`` (or the default) cannot be used.
+        """
         if not self.enabled:
             return
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        # Fail in seconds, not minutes, when a tracking server is down.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         import mlflow
 
         # MLflow sets its logger to INFO on import; its set-up chatter is not for the user.
         for name in ("mlflow", "alembic"):
             logging.getLogger(name).setLevel(logging.WARNING)
-
+        try:
+            mlflow.set_experiment(experiment)
+        except Exception as exc:  # MLflow raises many kinds here: connection, permission, schema
+            uri = mlflow.get_tracking_uri()
+            reason = " ".join(str(exc).split())[:200]
+            raise ShipyardError(
+                f"MLflow tracking store {uri}: cannot be used ({reason})",
+                "start the tracking server, fix or unset MLFLOW_TRACKING_URI, or pass --no-track",
+            ) from None
         self._mlflow = mlflow
-        mlflow.set_experiment(experiment)
+
+    def start(self, run_name: str, params: dict[str, Any]) -> None:
+        """Open an MLflow run (after :meth:`connect`) and log the flattened recipe as params."""
+        if self._mlflow is None:
+            return
+        mlflow = self._mlflow
         run = mlflow.start_run(run_name=run_name)
         self.run_id = run.info.run_id
         flat = _flatten(params)

@@ -57,6 +57,8 @@ def test_validate_prints_resolved_recipe(tmp_path):
         ("name: demo\ndata: {source: table.csv, target: label}\n", ["target column 'label' not found", "columns are: a, b, blank, one, y"]),
         ("name: demo\ndata: {source: table.csv, target: one}\n", ["'one' has a single class"]),
         ("name: demo\ndata: {source: table.csv, target: y}\n", ["'blank' are entirely empty"]),
+        ("name: demo\ndata: {source: table.csv, target: y, features: [a]}\ntrain: {device: tpu}\n", ["train.device: must match", "'tpu'"]),
+        ("name: demo\nname: other\ndata: {source: sklearn:iris, target: target}\n", ["not valid YAML at line 2", "'name' is given twice"]),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, recipe, fragments):
@@ -68,6 +70,33 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, recipe, fragm
     proc = shipyard("run", "recipe.yaml", "--no-track", cwd=tmp_path)
     assert_user_error(proc, *fragments)
     assert not (tmp_path / "runs").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_validate_checks_the_data_too(tmp_path):
+    write_recipe(tmp_path, "name: demo\ndata: {source: sklearn:iris, target: species}\n")
+    assert_user_error(shipyard("validate", "recipe.yaml", cwd=tmp_path), "target column 'species' not found")
+    write_recipe(tmp_path, "name: demo\ndata: {source: sklearn:iris, target: target}\n")
+    proc = shipyard("validate", "recipe.yaml", cwd=tmp_path)
+    assert proc.returncode == 0 and "150 rows, 4 feature columns, 3 classes" in proc.stderr
+
+
+def test_unusable_mlflow_store_fails_fast_and_writes_nothing(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    write_recipe(tmp_path, "name: demo\ndata: {source: sklearn:iris, target: target}\n")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}", "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"}
+    proc = subprocess.run([*SHIPYARD, "run", "recipe.yaml"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert_user_error(proc, f"MLflow tracking store http://127.0.0.1:{port}: cannot be used", "--no-track")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_runs_dir_that_is_a_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    write_recipe(tmp_path, "name: demo\ndata: {source: sklearn:iris, target: target}\n")
+    assert_user_error(shipyard("run", "recipe.yaml", "--no-track", "--runs-dir", "afile", cwd=tmp_path), "afile: runs directory is a file")
 
 
 def test_missing_recipe_and_debug_traceback(tmp_path):
@@ -109,3 +138,10 @@ def test_run_then_predict_csv(tmp_path):
     )
     assert not (tmp_path / "x.csv").exists()
     assert_user_error(shipyard("predict", "runs/nothing", "records.csv", "-o", "x.csv", cwd=tmp_path), "runs/nothing: no such file")
+    assert_user_error(shipyard("predict", "runs/iris-cli/latest", "records.csv", "-o", "out", cwd=tmp_path), "--output out: is a folder")
+    assert_user_error(
+        shipyard("predict", "runs/iris-cli/latest", "nope.csv", "-o", "x.csv", cwd=tmp_path), "nope.csv: data file not found", "the DATA argument"
+    )
+    proc = shipyard("predict", "runs/iris-cli/latest", "records.csv", "-o", "pred.parquet", cwd=tmp_path)
+    assert proc.returncode == 0 and len(pd.read_parquet(tmp_path / "pred.parquet")) == 10
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []

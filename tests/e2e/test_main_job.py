@@ -102,6 +102,31 @@ def test_tampered_bundle_is_refused(breast_cancer_run, tmp_path):
         shipyard.load(tmp_path / "nowhere")
 
 
+def test_edited_manifest_is_refused(breast_cancer_run, tmp_path):
+    import shutil
+
+    for edit, message in [
+        (lambda m: m["labels"].append("unsure"), "lists 3 labels but model.onnx outputs 2"),
+        (lambda m: m["inputs"].pop(), "inputs do not match model.onnx's"),
+    ]:
+        copy = tmp_path / f"bundle{len(message)}"
+        shutil.copytree(breast_cancer_run.bundle, copy)
+        manifest = json.loads((copy / "manifest.json").read_text())
+        edit(manifest)
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(BundleError, match=message):
+            shipyard.load(copy)
+
+
+def test_predict_accepts_a_mapping_of_columns(breast_cancer_run):
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).data.head(4)
+    model = shipyard.load(breast_cancer_run.bundle)
+    columns = {k: list(v) for k, v in frame.to_dict(orient="list").items()}
+    assert np.array_equal(model.predict(columns), model.predict(frame))
+
+
 def _quick(raw: dict) -> dict:
     base = {"train": {"epochs": 30, "early_stopping": {"patience": 5}}, "seed": 1}
     return {**base, **raw}

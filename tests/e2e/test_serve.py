@@ -99,6 +99,19 @@ def test_non_finite_number_gets_422(server, records):
     assert response.status_code == 422 and "mean radius" in response.text
 
 
+def test_numeric_field_refuses_booleans_and_strings(server, records):
+    for value in (True, "12.5"):
+        response = server.post("/v1/predict", json={"records": [dict(records[0], **{"mean area": value})]})
+        assert response.status_code == 422, value
+
+
+def test_oversized_body_is_refused_before_parsing(server, records):
+    body = b'{"records": [' + b" " * (33 * 1024 * 1024) + b"]}"
+    response = server.post("/v1/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "at most 10000 records" in response.json()["detail"]
+    assert server.get("/healthz").status_code == 200
+
+
 def test_busy_port_is_a_one_line_error(server, breast_cancer_run):
     port = int(str(server.base_url).rsplit(":", 1)[1].strip("/"))
     proc = subprocess.run(

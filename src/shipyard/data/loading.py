@@ -16,7 +16,7 @@ BUILTIN = ("breast_cancer", "wine", "iris", "digits")
 SUFFIXES = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines", ".ndjson": "JSON Lines"}
 
 
-def load_table(source: str, base_dir: str | Path | None = None) -> pd.DataFrame:
+def load_table(source: str, base_dir: str | Path | None = None, role: str = "data.source") -> pd.DataFrame:
     """Load a table named in a recipe.
 
     Parameters
@@ -27,6 +27,8 @@ def load_table(source: str, base_dir: str | Path | None = None) -> pd.DataFrame:
         or ``.jsonl`` file.
     base_dir : str or Path, optional
         Directory that a relative path is resolved against (the recipe's).
+    role : str
+        What names the file, for the hint when it is missing (a recipe key or a command argument).
 
     Returns
     -------
@@ -45,7 +47,8 @@ def load_table(source: str, base_dir: str | Path | None = None) -> pd.DataFrame:
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
     if not path.is_file():
-        raise DataError(f"{path}: data file not found", "check data.source; relative paths are read from the recipe's folder")
+        where = "; relative paths are read from the recipe's folder" if role == "data.source" else ""
+        raise DataError(f"{path}: data file not found", f"check {role}{where}")
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise DataError(

@@ -21,6 +21,7 @@ from shipyard.predictor import Predictor
 from shipyard.schema import Column
 
 MAX_RECORDS = 10_000
+MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 def record_model(schema: list[Column]) -> type[BaseModel]:
@@ -32,14 +33,14 @@ def record_model(schema: list[Column]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for col in schema:
         if col.kind == "numeric":
-            fields[col.onnx_name] = (float | None, Field(..., alias=col.name, allow_inf_nan=False, description="number; null if missing"))
+            fields[col.onnx_name] = (float | None, Field(..., alias=col.name, strict=True, allow_inf_nan=False, description="number; null if missing"))
         else:
             shown = ", ".join(repr(c) for c in col.categories[:20]) + (" ..." if len(col.categories) > 20 else "")
             fields[col.onnx_name] = (
-                str | None,
+                str | bool | int | float | None,
                 Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and encoded as all zeros"),
             )
-    config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, populate_by_name=False)
+    config = ConfigDict(extra="forbid", populate_by_name=False)
     return create_model("Record", __config__=config, **fields)
 
 
@@ -85,6 +86,17 @@ def create_app(path: str | Path) -> FastAPI:
         f"{len(predictor.schema)} input columns.",
     )
     names = [str(label) for label in predictor.labels]
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        # Refuse an oversized body before parsing it, so one request cannot stall the server.
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse(
+                status_code=413,
+                content={"detail": f"request body of {int(length)} bytes exceeds {MAX_BODY_BYTES}; send at most {MAX_RECORDS} records per request"},
+            )
+        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -63,18 +63,19 @@ def load_and_split(recipe: Recipe) -> Prepared:
             positive_index = names.index(spec.positive_class)
     split = stratified_split(target.reset_index(drop=True), spec.split.validation, spec.split.test, recipe.seed, spec.target)
     schema = infer_schema(frame, features)
-    return Prepared(frame, features, schema, labels, positive_index, split, y)
+    prepared = Prepared(frame, features, schema, labels, positive_index, split, y)
+    prepared.model_input = coerce(frame, schema, spec.source)
+    return prepared
 
 
 def fit_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
     """Fit imputers, scalers and encoders on the training split and transform every split."""
-    model_input = coerce(prepared.frame, prepared.schema, recipe.data.source)
+    model_input = prepared.model_input
     train_input = model_input.iloc[prepared.split.train]
     record_categories(prepared.schema, train_input)
     preprocessor = build_preprocessor(prepared.schema, recipe.prepare)
     preprocessor.fit(train_input)
     prepared.preprocessor = preprocessor
-    prepared.model_input = model_input
     for part in ("train", "validation", "test"):
         rows = getattr(prepared.split, part)
         prepared.X[part] = preprocessor.transform(model_input.iloc[rows]).astype(np.float32)
