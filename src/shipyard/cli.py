@@ -71,19 +71,10 @@ def run(
 
     result = run_pipeline(recipe, runs_dir=runs_dir, track=track, progress=not quiet)
     metrics = result.metrics
-    table = Table(title=f"test metrics ({metrics['split']['test']} rows)")
-    table.add_column("metric")
-    table.add_column("network", justify="right")
-    baseline = metrics.get("baseline")
-    if baseline:
-        table.add_column("logistic regression", justify="right")
-    for key, value in metrics["test"].items():
-        row = [key, _fmt(value)]
-        if baseline:
-            row.append(_fmt(baseline.get(key)))
-        table.add_row(*row)
-    out.print(table)
-    _print_confusion(metrics)
+    _print_metrics(metrics)
+    if "confusion_matrix" in metrics:
+        _print_confusion(metrics)
+    _print_findings(metrics)
     parity = metrics["parity"]
     out.print(f"ONNX parity: max |Δp| = {parity['max_abs_diff']:.2e} on {parity['rows']} test rows (tolerance {parity['tolerance']:g})")
     latest = result.path.parent / "latest"
@@ -94,6 +85,40 @@ def run(
         out.print(f"mlflow:  registered model '{result.path.parent.name}' version {result.model_version}")
     out.print(f"time:    {result.seconds:.1f} s")
     out.print(f"serve:   shipyard serve {latest}")
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    """Test metrics of the network and each baseline, with bootstrap CIs: ``0.962 [0.941, 0.979]``."""
+    from shipyard.evaluation.bootstrap import format_ci
+    from shipyard.evaluation.leaderboard import NETWORK, TITLES
+
+    board = metrics.get("baselines", {})
+    models = board.get("models") or {NETWORK: metrics.get("test_ci", {})}
+    boot = metrics.get("bootstrap", {})
+    ci = f", {boot.get('confidence', 0.95):.0%} bootstrap CI over {boot['samples']} resamples" if boot.get("samples") else ""
+    table = Table(title=f"test metrics ({metrics['split']['test']} rows{ci})")
+    table.add_column("metric")
+    for name in models:
+        table.add_column(TITLES.get(name, name), justify="right")
+    for key, value in metrics["test"].items():
+        cells = [format_ci(models[name].get(key)) if models[name].get(key) else _fmt(value if name == NETWORK else None) for name in models]
+        table.add_row(key, *cells)
+    out.print(table)
+
+
+def _print_findings(metrics: dict[str, Any]) -> None:
+    """Plain-language findings: baselines that match the network, overfitting, calibration."""
+    lines = list(metrics.get("baselines", {}).get("findings", []))
+    lines += metrics.get("diagnosis", {}).get("findings", [])
+    cal = metrics.get("calibration")
+    if cal:
+        text = f"Calibration: ECE {cal['ece']:.3f} ({cal['bins']} bins), Brier {cal['brier']:.3f}"
+        temp = cal.get("temperature_scaling")
+        if temp:
+            text += f"; temperature scaling T = {temp['temperature']:.3f} (validation ECE {temp['validation_ece_before']:.3f} → {temp['validation_ece_after']:.3f})"
+        lines.append(text + ".")
+    for line in lines:
+        out.print(f"• {line}", highlight=False)
 
 
 def _print_confusion(metrics: dict[str, Any]) -> None:

@@ -16,6 +16,8 @@ from rich.console import Console
 
 from shipyard.recipe import Recipe, load_recipe
 from shipyard.run import RunDir
+from shipyard.evaluation.diagnosis import diagnose
+from shipyard.stages.calibrate import calibrate
 from shipyard.stages.evaluate import evaluate
 from shipyard.stages.export import export
 from shipyard.stages.prepare import data_summary, fit_preprocessing, load_and_split
@@ -99,7 +101,11 @@ def run(
         run_dir.write_json("data_summary.json", data_summary(recipe, prepared))
         model, train_result = train(recipe, prepared, tracker, progress)
         run_dir.write_json("history.json", train_result.history)
-        metrics = evaluate(recipe, prepared, model)
+        model, temperature = calibrate(recipe, prepared, model)
+        metrics = evaluate(recipe, prepared, model, run_dir)
+        if temperature is not None:
+            metrics["calibration"]["temperature_scaling"] = temperature
+        metrics["diagnosis"] = diagnose(train_result.history, train_result.best_epoch)
         metrics["training"] = {
             "best_epoch": train_result.best_epoch,
             "epochs_run": len(train_result.history),

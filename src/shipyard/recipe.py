@@ -106,10 +106,40 @@ class TrainSpec(Section):
     mixed_precision: bool = Field(False, description="bfloat16 autocast on CUDA; ignored on CPU.")
 
 
+class BootstrapSpec(Section):
+    """Bootstrap confidence intervals of the test metrics (resampling test rows)."""
+
+    samples: int = Field(1000, ge=0, description="Number of resamples; 0 turns intervals off.")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int | None = Field(None, ge=0, description="Seed of the resampling; default: the recipe's seed.")
+
+
+class CalibrationSpec(Section):
+    """Calibration measurement, and optional temperature scaling fitted on the validation split."""
+
+    bins: int = Field(10, ge=2, le=100, description="Equal-width confidence bins of the ECE and reliability diagram.")
+    temperature_scaling: bool = Field(False, description="Fit a temperature on the validation split and export the calibrated network.")
+
+
 class EvaluateSpec(Section):
     """Test-split evaluation."""
 
-    baseline: bool = Field(True, description="Also fit a logistic-regression baseline on the same split.")
+    baseline: bool = Field(True, description="Also fit baselines (linear, HistGradientBoosting, dummy) on the same split.")
+    bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
+    calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
+    cv: int | None = Field(None, ge=2, description="k of a k-fold cross-validation refitting preparation and network in each fold; off by default.")
+    cv_group: str | None = Field(None, description="Column whose values must not straddle folds (grouped k-fold).")
+
+
+class ExplainSpec(Section):
+    """Explanations: SHAP values, permutation importance and a surrogate tree."""
+
+    enabled: bool = True
+    samples: int = Field(200, ge=1, description="Test rows explained with SHAP (a random sample when there are more).")
+    background: int = Field(100, ge=1, description="Training rows used as the SHAP background.")
+    permutation_repeats: int = Field(5, ge=1)
+    surrogate_depth: int = Field(4, ge=1, le=12)
+    row: int = Field(0, ge=0, description="Test row (position among the test rows) explained locally.")
 
 
 class ExportSpec(Section):
@@ -130,6 +160,7 @@ class Recipe(Section):
     model: MLPSpec = Field(default_factory=MLPSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+    explain: ExplainSpec = Field(default_factory=ExplainSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
 
     # Directory the recipe was read from; relative data paths resolve against it.

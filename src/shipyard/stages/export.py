@@ -57,6 +57,7 @@ def export(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, metrics: 
         "target": recipe.data.target,
         "metrics": {"test": metrics["test"]},
         "parity": parity,
+        "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
     }
     write_bundle(bundle, {"model.onnx": payload}, manifest)
     return parity

@@ -1,0 +1,55 @@
+"""The evaluate stage in a real run: CIs and leaderboard in metrics.json, temperature scaling in the bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shipyard.recipe import load_recipe
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_metrics_json_has_test_ci_baselines_calibration_diagnosis(breast_cancer_run):
+    metrics = json.loads((breast_cancer_run.path / "metrics.json").read_text())
+    for key, value in metrics["test"].items():
+        ci = metrics["test_ci"][key]
+        assert ci["value"] == pytest.approx(value)
+        assert ci["low"] <= value <= ci["high"], key
+    board = metrics["baselines"]
+    assert set(board["models"]) == {"network", "logistic_regression", "hist_gradient_boosting", "dummy"}
+    assert board["primary"] == "accuracy" and len(board["findings"]) == 3
+    assert board["comparisons"]["dummy"]["verdict"] == "worse"
+    assert metrics["calibration"]["bins"] == 10 and 0 <= metrics["calibration"]["ece"] < 0.2
+    assert metrics["diagnosis"]["findings"]
+    predictions = pd.read_csv(breast_cancer_run.path / "predictions.csv")
+    assert len(predictions) == metrics["split"]["test"]
+    assert {"network:benign", "network:malignant", "dummy:malignant"} <= set(predictions.columns)
+
+
+def test_temperature_scaling_is_served_by_the_bundle(tmp_path):
+    from shipyard.pipeline import run
+    from shipyard.predictor import Predictor
+    from shipyard.stages.prepare import fit_preprocessing, load_and_split
+
+    recipe = load_recipe(EXAMPLES / "wine.yaml")
+    recipe.train.epochs = 15
+    recipe.evaluate.calibration.temperature_scaling = True
+    recipe.evaluate.bootstrap.samples = 200
+    result = run(recipe, runs_dir=tmp_path, track=False, progress=False)
+    temp = result.metrics["calibration"]["temperature_scaling"]
+    assert temp["validation_nll_after"] <= temp["validation_nll_before"] + 1e-9
+    predictor = Predictor(result.bundle)
+    assert predictor.manifest["calibration"]["temperature"] == pytest.approx(temp["temperature"])
+    prepared = load_and_split(recipe)
+    fit_preprocessing(recipe, prepared)
+    test = prepared.frame.iloc[prepared.split.test]
+    served = predictor.predict_proba(test)
+    stored = pd.read_csv(result.path / "predictions.csv")
+    network = stored[[c for c in stored.columns if c.startswith("network:")]].to_numpy()
+    assert np.abs(served - network).max() < 1e-5  # the report, metrics and server see the same calibrated probabilities
+    assert abs(temp["temperature"] - 1.0) > 1e-3
