@@ -84,6 +84,7 @@ def run(
     if result.model_version:
         out.print(f"mlflow:  registered model '{result.path.parent.name}' version {result.model_version}")
     out.print(f"time:    {result.seconds:.1f} s")
+    out.print(f"report:  {result.path / 'report.html'}")
     out.print(f"serve:   shipyard serve {latest}")
 
 
@@ -191,6 +192,83 @@ def predict(
     result.to_csv(tmp, index=False)
     tmp.replace(output)
     err.print(f"wrote {len(result)} predictions to {output}")
+
+
+@app.command()
+@_user_errors
+def explain(
+    path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest) or bundle folder."),
+    row: int = typer.Option(None, "--row", help="Test row (position among the test rows, or among --data rows) explained locally; default explain.row."),
+    data: Path = typer.Option(None, "--data", help="Records to explain a bundle on (CSV, Parquet, JSON Lines); required for a bundle."),
+    target: str = typer.Option(None, "--target", help="Label column of --data; enables permutation importance."),
+    samples: int = typer.Option(None, "--samples", min=1, help="Rows explained with SHAP; default explain.samples (200)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write the JSON (default: explain.json in the run)."),
+) -> None:
+    """Explain a model: SHAP values, permutation importance and a surrogate tree."""
+    from shipyard.export.bundle import read_manifest
+    from shipyard.report import build_report
+    from shipyard.run import resolve_run
+    from shipyard.stages.explain import EXPLAIN, explain_bundle, explain_run, load_run_network, write_explain
+
+    run_dir = None
+    if data is None:
+        try:
+            run_dir = resolve_run(path)
+        except ShipyardError:
+            read_manifest(path)  # a missing or modified bundle is named first
+            raise ShipyardError(f"{path}: a bundle holds no data to explain", "pass --data FILE (and --target COLUMN for permutation importance)") from None
+    if run_dir is not None:
+        read_manifest(run_dir.path)  # refuse a run whose bundle was modified
+        recipe, prepared, network = load_run_network(run_dir)
+        if samples is not None:
+            recipe.explain.samples = samples
+        result = explain_run(recipe, prepared, network, run_dir, row)
+        written = run_dir.path / EXPLAIN
+        if output is not None:
+            written = write_explain(output, result)
+        build_report(run_dir.path)
+    else:
+        result = explain_bundle(path, data, target, row or 0, samples or 200)
+        written = write_explain(output or Path(EXPLAIN), result)
+    _print_explanation(result)
+    err.print(f"wrote {written}")
+
+
+def _print_explanation(result: dict[str, Any]) -> None:
+    sh, perm, local = result["shap"], result.get("permutation"), result["local"]
+    table = Table(title=f"global importance ({sh['explainer']}; {sh['n_rows']} rows; SHAP in {sh['output']})")
+    table.add_column("column")
+    table.add_column("mean |SHAP|", justify="right")
+    if perm:
+        table.add_column(f"permutation ({perm['metric']} drop ± std)", justify="right")
+    for name in sh["ranking"][:12]:
+        cells = [name, f"{sh['mean_abs'][name]:.4f}"]
+        if perm:
+            cells.append(f"{perm['mean'][name]:.4f} ± {perm['std'][name]:.4f}")
+        table.add_row(*cells)
+    out.print(table)
+    table = Table(title=f"row {local['row']}: output {local['output']:.4f} = expected {local['expected_value']:.4f} + Σ SHAP (predicted {local.get('predicted')}, true {local.get('true', 'n/a')})")
+    table.add_column("column")
+    table.add_column("value", justify="right")
+    table.add_column("SHAP", justify="right")
+    order = sorted(range(len(local["values"])), key=lambda i: -abs(local["values"][i]))[:10]
+    for i in order:
+        table.add_row(sh["columns"][i], str(local["data"][i]), f"{local['values'][i]:+.4f}")
+    out.print(table)
+    sur = result["surrogate"]
+    out.print(f"surrogate tree (depth {sur['depth']}, {sur['leaves']} leaves): fidelity {sur['fidelity']:.3f} ({sur['fidelity_metric']})", highlight=False)
+    for line in result.get("findings", []):
+        out.print(f"• {line}", highlight=False)
+
+
+@app.command()
+@_user_errors
+def report(path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest or runs/NAME/<timestamp>).")) -> None:
+    """Rebuild a run's self-contained report.html from the files in its run directory."""
+    from shipyard.report import build_report
+
+    target = build_report(path)
+    err.print(f"wrote {target}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 
 from shipyard.recipe import Recipe, load_recipe
+from shipyard.report import build_report
 from shipyard.run import RunDir
 from shipyard.evaluation.diagnosis import diagnose
 from shipyard.stages.calibrate import calibrate
 from shipyard.stages.evaluate import evaluate
+from shipyard.stages.explain import WEIGHTS, explain_run
 from shipyard.stages.export import export
 from shipyard.stages.prepare import data_summary, fit_preprocessing, load_and_split
 from shipyard.stages.train import train
@@ -116,6 +119,12 @@ def run(
         console.log("exporting the ONNX bundle and checking parity")
         metrics["parity"] = export(recipe, prepared, model, metrics, run_dir.bundle)
         run_dir.write_json("metrics.json", metrics)
+        torch.save(model.state_dict(), run_dir.path / WEIGHTS)
+        if recipe.explain.enabled:
+            console.log("explaining the network (SHAP, permutation importance, surrogate tree)")
+            explain_run(recipe, prepared, model, run_dir)
+        console.log("writing report.html")
+        build_report(run_dir.path)
         tracker.log_metrics(metrics["test"], "test")
         tracker.log_metrics(metrics.get("baseline", {}), "baseline")
         tracker.log_run_files(run_dir.path, run_dir.bundle, recipe.name)
@@ -125,5 +134,5 @@ def run(
         tracker.end("FAILED")
         raise
     seconds = time.perf_counter() - start
-    run_dir.finish("complete", seconds=round(seconds, 3), mlflow_run_id=tracker.run_id, model_version=tracker.model_version)
+    run_dir.finish("complete", seconds=round(seconds, 3), recipe_dir=str(recipe.base_dir), mlflow_run_id=tracker.run_id, model_version=tracker.model_version)
     return RunResult(run_dir.path, run_dir.bundle, metrics, train_result.history, tracker.model_version, seconds)
