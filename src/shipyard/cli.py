@@ -180,13 +180,16 @@ def predict(
 
     predictor = Predictor(path)
     frame = load_table(str(data))
-    proba = predictor.predict_proba(frame, source=str(data))
+    result = frame.copy()
+    if predictor.task == "regression":
+        result["prediction"] = predictor.predict_values(frame, source=str(data))
+    else:
+        proba = predictor.predict_proba(frame, source=str(data))
+        result["prediction"] = [predictor.labels[i] for i in proba.argmax(axis=1)]
+        for j, label in enumerate(predictor.labels):
+            result[f"proba_{label}"] = proba[:, j]
     for note in predictor.unseen_categories(frame):
         err.print(f"warning: {data}: {note}", highlight=False)
-    result = frame.copy()
-    result["prediction"] = [predictor.labels[i] for i in proba.argmax(axis=1)]
-    for j, label in enumerate(predictor.labels):
-        result[f"proba_{label}"] = proba[:, j]
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
     result.to_csv(tmp, index=False)

@@ -104,6 +104,9 @@ class TrainSpec(Section):
     early_stopping: EarlyStoppingSpec = Field(default_factory=EarlyStoppingSpec)
     device: str = Field("auto", description="'auto' (CUDA when available, else CPU), 'cpu' or 'cuda[:N]'.")
     mixed_precision: bool = Field(False, description="bfloat16 autocast on CUDA; ignored on CPU.")
+    loss: Literal["cross_entropy", "mse", "huber"] | None = Field(
+        None, description="Default: cross_entropy for classification, mse for regression (on the standardised target)."
+    )
 
 
 class BootstrapSpec(Section):
@@ -153,7 +156,7 @@ class Recipe(Section):
     """A whole recipe: data, preparation, model, training, evaluation, export."""
 
     name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Run and registered-model name.")
-    task: Literal["classification"] = "classification"
+    task: Literal["classification", "regression"] = "classification"
     seed: int = Field(0, ge=0)
     data: DataSpec
     prepare: PrepareSpec = Field(default_factory=PrepareSpec)
@@ -165,6 +168,14 @@ class Recipe(Section):
 
     # Directory the recipe was read from; relative data paths resolve against it.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, repr=False)
+
+    @model_validator(mode="after")
+    def _loss_fits_task(self) -> "Recipe":
+        loss = self.train.loss
+        if loss is not None and (loss == "cross_entropy") != (self.task == "classification"):
+            allowed = "cross_entropy" if self.task == "classification" else "mse or huber"
+            raise ValueError(f"train.loss '{loss}' does not fit task '{self.task}'; use {allowed}")
+        return self
 
     def resolved(self) -> dict[str, Any]:
         """Return the recipe with every default filled in, as plain data."""

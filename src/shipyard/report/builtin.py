@@ -302,3 +302,23 @@ def explanations_section(ctx: ReportContext) -> Section | None:
         )
         section.preformatted.append(sur["rules"])
     return section
+
+
+@register_section("residuals", "Predictions and residuals", order=50)
+def residuals_section(ctx: ReportContext) -> Section | None:
+    """Regression: predicted against true values and residuals, on the test rows."""
+    if ctx.task != "regression" or ctx.predictions is None:
+        return None
+    frame = ctx.predictions
+    y, pred = frame["y_true"].to_numpy(dtype=float), frame[NETWORK].to_numpy(dtype=float)
+    resid = y - pred
+    fig, (ax, rax) = plt.subplots(1, 2, figsize=(10, 4))
+    ax.scatter(y, pred, s=12, alpha=0.7)
+    lo, hi = min(y.min(), pred.min()), max(y.max(), pred.max())
+    ax.plot([lo, hi], [lo, hi], color="grey", linestyle=":")
+    ax.set(xlabel="true value", ylabel="predicted value", title="predicted vs true")
+    rax.scatter(pred, resid, s=12, alpha=0.7)
+    rax.axhline(0, color="grey", linestyle=":")
+    rax.set(xlabel="predicted value", ylabel="residual (true - predicted)", title="residuals")
+    rows = [["mean residual", f"{resid.mean():+.3f}"], ["residual std", f"{resid.std():.3f}"], ["largest |residual|", f"{np.abs(resid).max():.3f}"]]
+    return Section(tables=[Table(["test rows", "value"], rows)], figures=[Figure.from_matplotlib(fig, "Each dot is a test row; the dotted lines mark perfect predictions.")])

@@ -6,8 +6,7 @@ field, for a missing or mistyped value. Only onnxruntime runs the model; this
 module never imports torch.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the request model built at run time.
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,14 @@ class PredictResponse(BaseModel):
     warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
 
 
+class RegressionResponse(BaseModel):
+    """Predicted values for each record, in request order."""
+
+    predictions: list[float] = Field(..., description="Predicted value of each record, in the target's units.")
+    model: str = Field(..., description="Name of the served model.")
+    warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
+
+
 def create_app(path: str | Path) -> FastAPI:
     """Create the app for a bundle or run directory.
 
@@ -80,25 +87,39 @@ def create_app(path: str | Path) -> FastAPI:
     app = FastAPI(
         title=f"Shipyard model: {manifest['name']}",
         version=__version__,
-        description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels))}) from "
+        description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels)) or 'a value'}) from "
         f"{len(predictor.schema)} input columns.",
     )
     names = [str(label) for label in predictor.labels]
 
-    @app.post("/v1/predict", response_model=PredictResponse)
-    def predict(request: request_model) -> PredictResponse:  # type: ignore[valid-type]
-        records = [r.model_dump(by_alias=True) for r in request.records]
-        try:
-            proba = predictor.predict_proba(records, source="request")
-            warnings = predictor.unseen_categories(records)
-        except InputError as exc:
-            raise HTTPException(status_code=422, detail=exc.one_line()) from None
-        return PredictResponse(
-            labels=[predictor.labels[i] for i in proba.argmax(axis=1)],
-            probabilities=[dict(zip(names, map(float, row))) for row in proba],
-            model=manifest["name"],
-            warnings=warnings,
-        )
+    if predictor.task == "regression":
+
+        @app.post("/v1/predict", response_model=RegressionResponse)
+        def predict_values(request: request_model) -> RegressionResponse:  # type: ignore[valid-type]
+            records = [r.model_dump(by_alias=True) for r in request.records]
+            try:
+                values = predictor.predict_values(records, source="request")
+                warnings = predictor.unseen_categories(records)
+            except InputError as exc:
+                raise HTTPException(status_code=422, detail=exc.one_line()) from None
+            return RegressionResponse(predictions=[float(v) for v in values], model=manifest["name"], warnings=warnings)
+
+    else:
+
+        @app.post("/v1/predict", response_model=PredictResponse)
+        def predict(request: request_model) -> PredictResponse:  # type: ignore[valid-type]
+            records = [r.model_dump(by_alias=True) for r in request.records]
+            try:
+                proba = predictor.predict_proba(records, source="request")
+                warnings = predictor.unseen_categories(records)
+            except InputError as exc:
+                raise HTTPException(status_code=422, detail=exc.one_line()) from None
+            return PredictResponse(
+                labels=[predictor.labels[i] for i in proba.argmax(axis=1)],
+                probabilities=[dict(zip(names, map(float, row))) for row in proba],
+                model=manifest["name"],
+                warnings=warnings,
+            )
 
     @app.get("/v1/model")
     def model_info() -> dict[str, Any]:

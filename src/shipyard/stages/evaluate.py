@@ -34,6 +34,8 @@ def evaluate(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, run_dir
         ``labels``, ``split``. With ``run_dir``, test predictions of every
         model are written to ``predictions.csv`` there.
     """
+    if recipe.task == "regression":
+        return evaluate_regression(recipe, prepared, model, run_dir)
     y_test = prepared.y[prepared.split.test]
     proba = predict_proba_torch(model, prepared.X["test"])
     metrics: dict[str, Any] = {
@@ -55,6 +57,23 @@ def evaluate(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, run_dir
     metrics["calibration"] = calibration_report(y_test, proba, recipe.evaluate.calibration.bins, prepared.positive_index)
     if run_dir is not None:
         write_predictions(run_dir, prepared.split.test, y_test, predictions, metrics["labels"])
+    return metrics
+
+
+def evaluate_regression(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, run_dir: RunDir | None = None) -> dict[str, Any]:
+    """Regression counterpart of :func:`evaluate`: MAE, RMSE, R², MAPE with CIs, and the leaderboard."""
+    from shipyard.evaluation.metrics import regression_metrics
+    from shipyard.stages.train import predict_values_torch
+
+    y_test = prepared.y[prepared.split.test]
+    values = predict_values_torch(model, prepared.X["test"])
+    metrics: dict[str, Any] = {"test": regression_metrics(y_test, values), "split": prepared.split.sizes()}
+    predictions = {NETWORK: values}
+    if recipe.evaluate.baseline:
+        predictions.update(fit_baselines("regression", prepared.X["train"], prepared.y[prepared.split.train], prepared.X["test"], recipe.seed))
+    metrics.update(assess(recipe, "regression", y_test, predictions))
+    if run_dir is not None:
+        write_predictions(run_dir, prepared.split.test, y_test, predictions, None)
     return metrics
 
 

@@ -1,0 +1,79 @@
+"""task: regression end to end on scikit-learn's diabetes data: metrics with CIs, bundle, serving, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+import chromium_check
+from shipyard.errors import DataError, InputError, RecipeError
+from shipyard.recipe import load_recipe, recipe_from_dict
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def diabetes_run(tmp_path_factory):
+    from shipyard.pipeline import run
+
+    recipe = load_recipe(EXAMPLES / "diabetes.yaml")
+    recipe.train.epochs = 60
+    recipe.explain.samples = 50
+    return run(recipe, runs_dir=tmp_path_factory.mktemp("runs"), track=False, progress=False)
+
+
+def test_regression_metrics_baselines_and_bundle(diabetes_run):
+    metrics = diabetes_run.metrics
+    assert set(metrics["test"]) == {"mae", "rmse", "r2", "mape"}
+    for key, value in metrics["test"].items():
+        assert metrics["test_ci"][key]["low"] <= value <= metrics["test_ci"][key]["high"]
+    assert metrics["test"]["r2"] > 0.3  # the mean dummy scores 0
+    board = metrics["baselines"]
+    assert board["primary"] == "rmse" and set(board["models"]) == {"network", "linear_regression", "hist_gradient_boosting", "dummy_mean"}
+    assert board["comparisons"]["dummy_mean"]["verdict"] == "worse"
+
+    from shipyard.predictor import Predictor
+    from shipyard.serving.app import create_app
+
+    predictor = Predictor(diabetes_run.bundle)
+    assert predictor.task == "regression" and "prediction" in predictor.manifest["outputs"]
+    stored = pd.read_csv(diabetes_run.path / "predictions.csv")
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    rows = frame.iloc[stored["row"].to_numpy()]
+    values = predictor.predict(rows)
+    assert np.abs(values - stored["network"].to_numpy()).max() < 1e-3
+    assert np.allclose(stored["y_true"], rows["target"])
+    with pytest.raises(InputError, match="regression model has no class probabilities"):
+        predictor.predict_proba(rows)
+    client = TestClient(create_app(diabetes_run.bundle))
+    record = rows.drop(columns="target").iloc[0].to_dict()
+    answer = client.post("/v1/predict", json={"records": [record]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"][0] == pytest.approx(float(values[0]), rel=1e-5)
+
+
+def test_regression_report_and_explanations(diabetes_run):
+    ex = (diabetes_run.path / "explain.json").read_text()
+    assert '"bmi"' in ex
+    result = chromium_check.probe(diabetes_run.path / "report.html")
+    assert chromium_check.problems(result) == []
+    ids = {s["id"] for s in result["sections"]}
+    assert {"residuals", "leaderboard", "explanations", "training", "metrics"} <= ids
+    assert not ids & {"confusion", "curves", "calibration"}
+
+
+def test_regression_bad_input(tmp_path):
+    with pytest.raises(RecipeError, match="train.loss 'cross_entropy' does not fit task 'regression'"):
+        recipe_from_dict({"name": "x", "task": "regression", "data": {"source": "a.csv", "target": "y"}, "train": {"loss": "cross_entropy"}})
+    pd.DataFrame({"a": range(20), "y": ["low", "high"] * 10}).to_csv(tmp_path / "labels.csv", index=False)
+    recipe = recipe_from_dict({"name": "x", "task": "regression", "data": {"source": "labels.csv", "target": "y"}}, base_dir=tmp_path)
+    from shipyard.stages.prepare import load_and_split
+
+    with pytest.raises(DataError, match="target column 'y' must be numeric for task: regression, got 'low' in row 0"):
+        load_and_split(recipe)
