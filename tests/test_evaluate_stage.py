@@ -31,7 +31,10 @@ def test_metrics_json_has_test_ci_baselines_calibration_diagnosis(breast_cancer_
     assert {"network:benign", "network:malignant", "dummy:malignant"} <= set(predictions.columns)
 
 
-def test_temperature_scaling_is_served_by_the_bundle(tmp_path):
+def test_wine_with_temperature_scaling_and_cv(tmp_path):
+    """Multiclass run: calibrated bundle, cross-validation, and a report that renders fully in Chromium."""
+    import chromium_check
+
     from shipyard.pipeline import run
     from shipyard.predictor import Predictor
     from shipyard.stages.prepare import fit_preprocessing, load_and_split
@@ -40,6 +43,8 @@ def test_temperature_scaling_is_served_by_the_bundle(tmp_path):
     recipe.train.epochs = 15
     recipe.evaluate.calibration.temperature_scaling = True
     recipe.evaluate.bootstrap.samples = 200
+    recipe.evaluate.cv = 3
+    recipe.explain.samples = 40
     result = run(recipe, runs_dir=tmp_path, track=False, progress=False)
     temp = result.metrics["calibration"]["temperature_scaling"]
     assert temp["validation_nll_after"] <= temp["validation_nll_before"] + 1e-9
@@ -53,3 +58,11 @@ def test_temperature_scaling_is_served_by_the_bundle(tmp_path):
     network = stored[[c for c in stored.columns if c.startswith("network:")]].to_numpy()
     assert np.abs(served - network).max() < 1e-5  # the report, metrics and server see the same calibrated probabilities
     assert abs(temp["temperature"] - 1.0) > 1e-3
+    cv = result.metrics["cv"]
+    assert len(cv["folds"]) == 3 and 0 <= cv["std"]["accuracy"] and "f1_weighted" in cv["mean"]
+    probe = chromium_check.probe(result.path / "report.html")
+    assert chromium_check.problems(probe) == []
+    ids = {s["id"] for s in probe["sections"]}
+    assert {"data", "training", "metrics", "cv", "leaderboard", "confusion", "curves", "calibration", "explanations"} <= ids
+    html = (result.path / "report.html").read_text()
+    assert "Temperature scaling (T = " in html and "3-fold cross-validation" in html

@@ -109,6 +109,15 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
 
 def _print_findings(metrics: dict[str, Any]) -> None:
     """Plain-language findings: baselines that match the network, overfitting, calibration."""
+    cv = metrics.get("cv")
+    if cv:
+        table = Table(title=f"{cv['k']}-fold cross-validation" + (f" grouped by '{cv['grouped_by']}'" if cv["grouped_by"] else "") + " (mean ± std; per fold)")
+        table.add_column("metric")
+        table.add_column("mean ± std", justify="right")
+        table.add_column("folds", justify="right")
+        for name, mean in cv["mean"].items():
+            table.add_row(name, f"{mean:.3f} ± {cv['std'][name]:.3f}", " ".join(f"{f['metrics'][name]:.3f}" for f in cv["folds"]))
+        out.print(table)
     lines = list(metrics.get("baselines", {}).get("findings", []))
     lines += metrics.get("diagnosis", {}).get("findings", [])
     cal = metrics.get("calibration")

@@ -18,6 +18,7 @@ from rich.console import Console
 from shipyard.recipe import Recipe, load_recipe
 from shipyard.report import build_report
 from shipyard.run import RunDir
+from shipyard.evaluation.cv import check_cv, cross_validate
 from shipyard.evaluation.diagnosis import diagnose
 from shipyard.stages.calibrate import calibrate
 from shipyard.stages.evaluate import evaluate
@@ -93,6 +94,7 @@ def run(
         recipe = load_recipe(recipe)
     console = console or Console(stderr=True, quiet=not progress)
     prepared = load_and_split(recipe)
+    check_cv(recipe, prepared)
 
     run_dir = RunDir.create(runs_dir, recipe.name)
     run_dir.write_recipe(recipe.resolved())
@@ -109,6 +111,9 @@ def run(
         if temperature is not None:
             metrics["calibration"]["temperature_scaling"] = temperature
         metrics["diagnosis"] = diagnose(train_result.history, train_result.best_epoch)
+        if recipe.evaluate.cv:
+            console.log(f"{recipe.evaluate.cv}-fold cross-validation (preparation and network refitted in each fold)")
+            metrics["cv"] = cross_validate(recipe, prepared)
         metrics["training"] = {
             "best_epoch": train_result.best_epoch,
             "epochs_run": len(train_result.history),

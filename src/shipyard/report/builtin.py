@@ -322,3 +322,20 @@ def residuals_section(ctx: ReportContext) -> Section | None:
     rax.set(xlabel="predicted value", ylabel="residual (true - predicted)", title="residuals")
     rows = [["mean residual", f"{resid.mean():+.3f}"], ["residual std", f"{resid.std():.3f}"], ["largest |residual|", f"{np.abs(resid).max():.3f}"]]
     return Section(tables=[Table(["test rows", "value"], rows)], figures=[Figure.from_matplotlib(fig, "Each dot is a test row; the dotted lines mark perfect predictions.")])
+
+
+@register_section("cv", "Cross-validation", order=35)
+def cv_section(ctx: ReportContext) -> Section | None:
+    """Mean ± std of each metric over the folds, and every fold's value."""
+    cv = ctx.metrics.get("cv")
+    if not cv:
+        return None
+    names = list(cv["mean"])
+    rows = [[n, f"{cv['mean'][n]:.4f} ± {cv['std'][n]:.4f}"] + [f"{f['metrics'][n]:.4f}" for f in cv["folds"]] for n in names]
+    header = ["metric", "mean ± std"] + [f"fold {f['fold']}" for f in cv["folds"]]
+    grouped = f", grouped by '{cv['grouped_by']}' (no group straddles folds)" if cv.get("grouped_by") else ""
+    text = (
+        f"{cv['k']}-fold cross-validation over all rows{grouped}: in each fold the imputers, scalers, encoders and the network "
+        "are refitted on that fold's training rows only (validation rows for early stopping are carved from them)."
+    )
+    return Section(paragraphs=[text], tables=[Table(header, rows, "std across folds (ddof=1)")])
