@@ -100,3 +100,21 @@ def test_explain_cli_on_a_run_and_bad_input(synthetic_run, tmp_path):
     assert outcome.exit_code == 2 and "sha256 does not match" in outcome.output
     outcome = runner.invoke(app, ["explain", str(tmp_path / "missing-bundle"), "--data", "x.csv"])
     assert outcome.exit_code == 2 and "no such file or directory" in outcome.output
+
+
+def test_explain_a_json_record(synthetic_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(synthetic_run.path, copy)
+    record = {"noise0": 0, "noise1": 0, "noise2": 0, "noise3": 0, "signal": 2.5, "group": "b", "colour": "red"}
+    outcome = CliRunner().invoke(app, ["explain", str(copy), "--record", json.dumps(record)])
+    assert outcome.exit_code == 0, outcome.output
+    local = json.loads((copy / "explain.json").read_text())["local"]
+    assert local["row"] == "record" and local["predicted"] == "yes"
+    assert sum(local["values"]) == pytest.approx(local["output"] - local["expected_value"], abs=1e-4)
+    top = sorted(zip(local["values"], json.loads((copy / "explain.json").read_text())["columns"]), reverse=True)[:2]
+    assert {name for _, name in top} == IMPORTANT
+    assert "the given record" in (copy / "report.html").read_text()
+    outcome = CliRunner().invoke(app, ["explain", str(copy), "--record", "[1, 2]"])
+    assert outcome.exit_code == 2 and "--record: expected a JSON object, got list" in outcome.output
+    outcome = CliRunner().invoke(app, ["explain", str(copy), "--record", '{"signal": 1}'])
+    assert outcome.exit_code == 2 and "--record: missing column(s)" in outcome.output

@@ -76,7 +76,8 @@ def run(
         _print_confusion(metrics)
     _print_findings(metrics)
     parity = metrics["parity"]
-    out.print(f"ONNX parity: max |Δp| = {parity['max_abs_diff']:.2e} on {parity['rows']} test rows (tolerance {parity['tolerance']:g})")
+    delta = "|Δ value|" if "confusion_matrix" not in metrics else "|Δp|"
+    out.print(f"ONNX parity: max {delta} = {parity['max_abs_diff']:.2e} on {parity['rows']} test rows (tolerance {parity['tolerance']:g})")
     latest = result.path.parent / "latest"
     out.print(f"run:     {result.path}")
     out.print(f"latest:  {latest}")
@@ -213,6 +214,7 @@ def explain(
     row: int = typer.Option(None, "--row", help="Test row (position among the test rows, or among --data rows) explained locally; default explain.row."),
     data: Path = typer.Option(None, "--data", help="Records to explain a bundle on (CSV, Parquet, JSON Lines); required for a bundle."),
     target: str = typer.Option(None, "--target", help="Label column of --data; enables permutation importance."),
+    record: str = typer.Option(None, "--record", help='A JSON object of raw column values explained locally instead of a test row, e.g. \'{"age": 50, ...}\'.'),
     samples: int = typer.Option(None, "--samples", min=1, help="Rows explained with SHAP; default explain.samples (200)."),
     output: Path = typer.Option(None, "--output", "-o", help="Where to write the JSON (default: explain.json in the run)."),
 ) -> None:
@@ -222,6 +224,16 @@ def explain(
     from shipyard.run import resolve_run
     from shipyard.stages.explain import EXPLAIN, explain_bundle, explain_run, load_run_network, write_explain
 
+    parsed = None
+    if record is not None:
+        import json
+
+        try:
+            parsed = json.loads(record)
+        except json.JSONDecodeError as exc:
+            raise ShipyardError(f"--record: not valid JSON ({exc.msg} at character {exc.pos})", "pass one JSON object of column values") from None
+        if not isinstance(parsed, dict):
+            raise ShipyardError(f"--record: expected a JSON object, got {type(parsed).__name__}", "pass one JSON object of column values")
     run_dir = None
     if data is None:
         try:
@@ -234,7 +246,7 @@ def explain(
         recipe, prepared, network = load_run_network(run_dir)
         if samples is not None:
             recipe.explain.samples = samples
-        result = explain_run(recipe, prepared, network, run_dir, row)
+        result = explain_run(recipe, prepared, network, run_dir, row, parsed)
         written = run_dir.path / EXPLAIN
         if output is not None:
             written = write_explain(output, result)
@@ -259,7 +271,7 @@ def _print_explanation(result: dict[str, Any]) -> None:
             cells.append(f"{perm['mean'][name]:.4f} ± {perm['std'][name]:.4f}")
         table.add_row(*cells)
     out.print(table)
-    table = Table(title=f"row {local['row']}: output {local['output']:.4f} = expected {local['expected_value']:.4f} + Σ SHAP (predicted {local.get('predicted')}, true {local.get('true', 'n/a')})")
+    table = Table(title=f"{'the record' if local['row'] == 'record' else 'row ' + str(local['row'])}: output {local['output']:.4f} = expected {local['expected_value']:.4f} + Σ SHAP (predicted {local.get('predicted')}, true {local.get('true', 'n/a')})")
     table.add_column("column")
     table.add_column("value", justify="right")
     table.add_column("SHAP", justify="right")

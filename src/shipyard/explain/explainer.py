@@ -75,6 +75,7 @@ def explain(
     depth: int = 4,
     row: int = 0,
     seed: int = 0,
+    record: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """SHAP values, permutation importance and a surrogate tree for one model.
 
@@ -98,6 +99,8 @@ def explain(
     row : int
         Position among the test rows explained locally.
     seed : int
+    record : DataFrame of shape (1, n_columns), optional
+        A coerced record (e.g. given as JSON) explained locally instead of test row ``row``.
 
     Returns
     -------
@@ -121,24 +124,28 @@ def explain(
     others = np.delete(np.arange(len(test)), row)
     chosen = np.sort(np.append(rng.choice(others, size=min(samples, len(test)) - 1, replace=False), row))  # always holds ``row``
     back_rows = rng.choice(len(train), size=min(background, len(train)), replace=False)
-    result["shap"], local_values, local_expected, local_output, local_class = _shap(model, encoder, test.iloc[chosen], train.iloc[back_rows], seed, chosen, row)
+    rows, position = test.iloc[chosen], int(np.searchsorted(chosen, row))
+    if record is not None:  # explained with the sample (same background), reported only as the local explanation
+        rows, position = pd.concat([rows, record[rows.columns]], ignore_index=True), len(chosen)
+    result["shap"], local_values, local_expected, local_output, local_class = _shap(model, encoder, rows, train.iloc[back_rows], seed, chosen, position)
     seconds["shap"] = time.perf_counter() - tic
-    pred = model.predict(test.iloc[[row]])
+    local_frame = test.iloc[[row]] if record is None else record[rows.columns]
+    pred = model.predict(local_frame)
     local: dict[str, Any] = {
-        "row": int(row),
+        "row": int(row) if record is None else "record",
         "values": local_values.tolist(),
         "expected_value": local_expected,
         "output": local_output,
-        "data": encoder.display(test, row),
+        "data": encoder.display(local_frame, 0),
         "output_of": local_class,
     }
     if model.task == "classification":
         local["predicted"] = model.labels[int(np.argmax(pred[0]))]
-        if y_test is not None:
+        if y_test is not None and record is None:
             local["true"] = model.labels[int(y_test[row])]
     else:
         local["predicted"] = float(np.ravel(pred)[0])
-        if y_test is not None:
+        if y_test is not None and record is None:
             local["true"] = float(y_test[row])
     result["local"] = local
 
@@ -154,8 +161,8 @@ def explain(
     return result
 
 
-def _shap(model: Model, encoder: RawEncoder, rows: pd.DataFrame, back: pd.DataFrame, seed: int, chosen: np.ndarray, row: int):
-    """Return the global SHAP summary and the local explanation of ``row``."""
+def _shap(model: Model, encoder: RawEncoder, rows: pd.DataFrame, back: pd.DataFrame, seed: int, chosen: np.ndarray, position: int):
+    """Return the global SHAP summary (over the first ``len(chosen)`` rows) and the local explanation of ``rows[position]``."""
     if model.task == "regression":
         matrix, classes = np.ones((1, 1)), [None]
     else:
@@ -185,14 +192,15 @@ def _shap(model: Model, encoder: RawEncoder, rows: pd.DataFrame, back: pd.DataFr
 
         values, expected, outputs = permutation_shap(f, encoder.encode(back), encoder.encode(rows), seed)
     error = float(np.abs(values.sum(axis=1) + expected - outputs).max())
-    position = int(np.searchsorted(chosen, row))
+    local_values, local_outputs = values[position], outputs[position]
+    values, outputs, rows = values[: len(chosen)], outputs[: len(chosen)], rows.iloc[: len(chosen)]
     if model.task == "regression":
         unit, local_k, local_class = "the predicted value (target units)", 0, None
     elif len(classes) == 1:
         unit, local_k, local_class = f"log-odds of '{model.labels[classes[0]]}'", 0, model.labels[classes[0]]
     else:
         unit = "centred logits, log p(class) - mean log p (per class)"
-        local_k = int(np.argmax(outputs[position]))
+        local_k = int(np.argmax(local_outputs))
         local_class = model.labels[classes[local_k]]
     mean_abs = np.abs(values).mean(axis=(0, 2))
     names = [c.name for c in model.schema]
@@ -214,7 +222,7 @@ def _shap(model: Model, encoder: RawEncoder, rows: pd.DataFrame, back: pd.DataFr
         "data": encoder.encode(rows).tolist(),
         "additivity_max_error": error,
     }
-    return summary, values[position, :, local_k], float(expected[local_k]), float(outputs[position, local_k]), local_class
+    return summary, local_values[:, local_k], float(expected[local_k]), float(local_outputs[local_k]), local_class
 
 
 class _Fitted:

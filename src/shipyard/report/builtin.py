@@ -242,6 +242,10 @@ def _shap_bar(names: list[str], values: list[float], title: str, xlabel: str, er
     return fig
 
 
+def _which(local: dict[str, Any]) -> str:
+    return "the given record" if local["row"] == "record" else f"test row {local['row']}"
+
+
 @register_section("explanations", "Explanations", order=80)
 def explanations_section(ctx: ReportContext) -> Section | None:
     """Global SHAP ranking and beeswarm, a local waterfall, permutation importance and the surrogate tree."""
@@ -280,10 +284,10 @@ def explanations_section(ctx: ReportContext) -> Section | None:
             )
             plt.figure()
             shap.plots.waterfall(one, max_display=12, show=False)
-            section.figures.append(Figure.from_matplotlib(plt.gcf(), f"Local explanation of test row {local['row']} (true: {local.get('true')}, predicted: {local.get('predicted')})."))
+            section.figures.append(Figure.from_matplotlib(plt.gcf(), f"Local explanation of {_which(local)} (true: {local.get('true', 'unknown')}, predicted: {local.get('predicted')})."))
             order = np.argsort(-np.abs(local["values"]))[:top]
             section.tables.append(
-                Table(["column", "value", "SHAP value"], [[sh["columns"][i], local["data"][i], f"{local['values'][i]:+.4f}"] for i in order], f"Test row {local['row']}: output {local['output']:.4f} = expected {local['expected_value']:.4f} + sum of SHAP values")
+                Table(["column", "value", "SHAP value"], [[sh["columns"][i], local["data"][i], f"{local['values'][i]:+.4f}"] for i in order], f"{_which(local).capitalize()}: output {local['output']:.4f} = expected {local['expected_value']:.4f} + sum of SHAP values")
             )
     perm = ex.get("permutation")
     if perm:

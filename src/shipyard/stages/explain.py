@@ -43,13 +43,18 @@ def network_model(recipe: Recipe, prepared: Prepared, network: torch.nn.Module) 
     return Model(prepared.schema, predict, task, labels, prepared.positive_index, network, pre)
 
 
-def explain_run(recipe: Recipe, prepared: Prepared, network: torch.nn.Module, run_dir: RunDir, row: int | None = None) -> dict[str, Any]:
+def explain_run(
+    recipe: Recipe, prepared: Prepared, network: torch.nn.Module, run_dir: RunDir, row: int | None = None, record: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Explain the network of a run on its test split and write ``explain.json``.
+
+    ``record`` (raw column values, e.g. parsed from ``--record JSON``) is
+    explained locally instead of a test row.
 
     Raises
     ------
     ShipyardError
-        If ``row`` is not a test-row position.
+        If ``row`` is not a test-row position; InputError if ``record`` does not match the input schema.
     """
     spec = recipe.explain
     test = prepared.model_input.iloc[prepared.split.test]
@@ -68,6 +73,7 @@ def explain_run(recipe: Recipe, prepared: Prepared, network: torch.nn.Module, ru
         depth=spec.surrogate_depth,
         row=row,
         seed=recipe.seed,
+        record=None if record is None else coerce(pd.DataFrame([record]), prepared.schema, "--record"),
     )
     result["source"] = "run"
     run_dir.write_json(EXPLAIN, result)
