@@ -66,3 +66,23 @@ def test_wine_with_temperature_scaling_and_cv(tmp_path):
     assert {"data", "training", "metrics", "cv", "leaderboard", "confusion", "curves", "calibration", "explanations"} <= ids
     html = (result.path / "report.html").read_text()
     assert "Temperature scaling (T = " in html and "3-fold cross-validation" in html
+
+
+def test_cli_run_prints_metrics_with_intervals_and_findings(tmp_path):
+    from typer.testing import CliRunner
+
+    from shipyard.cli import app
+
+    recipe = tmp_path / "iris.yaml"
+    recipe.write_text(
+        "name: iris\ndata: {source: 'sklearn:iris', target: target}\ntrain: {epochs: 10}\n"
+        "evaluate: {bootstrap: {samples: 300}}\nexplain: {enabled: false}\n"
+    )
+    outcome = CliRunner().invoke(app, ["run", str(recipe), "--no-track", "--quiet", "--runs-dir", str(tmp_path / "runs")], env={"COLUMNS": "200"})
+    assert outcome.exit_code == 0, outcome.output
+    import re
+
+    assert re.search(r"accuracy\s+│\s+\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", outcome.output), outcome.output
+    assert "95% bootstrap CI over 300 resamples" in outcome.output
+    assert "majority-class dummy baseline" in outcome.output and "Calibration: ECE" in outcome.output
+    assert (tmp_path / "runs" / "iris" / "latest" / "report.html").is_file()

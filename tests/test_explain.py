@@ -118,3 +118,35 @@ def test_explain_a_json_record(synthetic_run, tmp_path):
     assert outcome.exit_code == 2 and "--record: expected a JSON object, got list" in outcome.output
     outcome = CliRunner().invoke(app, ["explain", str(copy), "--record", '{"signal": 1}'])
     assert outcome.exit_code == 2 and "--record: missing column(s)" in outcome.output
+
+
+def test_fallback_to_the_model_agnostic_explainer_when_deeplift_does_not_add_up(tmp_path):
+    """SiLU is not a DeepLIFT operator in SHAP: the stage falls back to the exact PermutationExplainer."""
+    from shipyard.pipeline import run
+
+    recipe = recipe_from_dict(
+        {
+            "name": "silu",
+            "data": {"source": "sklearn:iris", "target": "target"},
+            "model": {"activation": "silu", "hidden_sizes": [16, 16]},
+            "train": {"epochs": 30},
+            "evaluate": {"bootstrap": {"samples": 50}, "baseline": False},
+            "explain": {"samples": 20, "background": 20, "permutation_repeats": 2, "row": 3},
+        }
+    )
+    result = run(recipe, runs_dir=tmp_path, track=False, progress=False)
+    ex = json.loads((result.path / "explain.json").read_text())
+    assert ex["shap"]["explainer"].startswith("PermutationExplainer")
+    assert ex["shap"]["additivity_max_error"] < 1e-6
+    assert ex["local"]["row"] == 3 and ex["shap"]["output"].startswith("centred logits")
+    assert {"petal length (cm)", "petal width (cm)"} & set(ex["shap"]["ranking"][:2])
+
+
+def test_explain_row_out_of_range_in_the_recipe_stops_before_training(tmp_path):
+    from shipyard.errors import ShipyardError
+    from shipyard.pipeline import run
+
+    recipe = recipe_from_dict({"name": "iris", "data": {"source": "sklearn:iris", "target": "target"}, "explain": {"row": 30}})
+    with pytest.raises(ShipyardError, match="explain.row 30 is out of range: the test split has 30 rows"):
+        run(recipe, runs_dir=tmp_path, track=False, progress=False)
+    assert not (tmp_path / "iris").exists()

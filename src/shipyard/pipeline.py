@@ -22,7 +22,7 @@ from shipyard.evaluation.cv import check_cv, cross_validate
 from shipyard.evaluation.diagnosis import diagnose
 from shipyard.stages.calibrate import calibrate
 from shipyard.stages.evaluate import evaluate
-from shipyard.stages.explain import WEIGHTS, explain_run
+from shipyard.stages.explain import WEIGHTS, check_explain, explain_run
 from shipyard.stages.export import export
 from shipyard.stages.prepare import data_summary, fit_preprocessing, load_and_split
 from shipyard.stages.train import train
@@ -95,6 +95,7 @@ def run(
     console = console or Console(stderr=True, quiet=not progress)
     prepared = load_and_split(recipe)
     check_cv(recipe, prepared)
+    check_explain(recipe, prepared)
 
     run_dir = RunDir.create(runs_dir, recipe.name)
     run_dir.write_recipe(recipe.resolved())

@@ -57,10 +57,10 @@ class Model:
     preprocessor: Any = None
 
 
-def check_row(row: int, n_rows: int, what: str = "--row") -> None:
-    """Raise a ShipyardError naming the valid range when ``row`` is not a test-row position."""
+def check_row(row: int, n_rows: int, what: str = "--row", where: str = "the test split") -> None:
+    """Raise a ShipyardError naming the valid range when ``row`` is not a row position of ``where``."""
     if not 0 <= row < n_rows:
-        raise ShipyardError(f"{what} {row} is out of range: the test split has {n_rows} rows", f"use a row from 0 to {n_rows - 1}")
+        raise ShipyardError(f"{what} {row} is out of range: {where} has {n_rows} rows", f"use a row from 0 to {n_rows - 1}")
 
 
 def explain(

@@ -43,6 +43,12 @@ def network_model(recipe: Recipe, prepared: Prepared, network: torch.nn.Module) 
     return Model(prepared.schema, predict, task, labels, prepared.positive_index, network, pre)
 
 
+def check_explain(recipe: Recipe, prepared: Prepared) -> None:
+    """Raise before any training when ``explain.row`` is not a test-row position (a no-op when explain is off)."""
+    if recipe.explain.enabled:
+        check_row(recipe.explain.row, len(prepared.split.test), "explain.row")
+
+
 def explain_run(
     recipe: Recipe, prepared: Prepared, network: torch.nn.Module, run_dir: RunDir, row: int | None = None, record: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -147,6 +153,7 @@ def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int,
                 raise DataError(f"{data}: column '{target}' holds labels the model does not know: {unknown[:5]}", f"the model's labels are {names}")
             y = frame[target].astype(str).map({n: i for i, n in enumerate(names)}).to_numpy()
     model_input = coerce(frame, predictor.schema, str(data))
+    check_row(row, len(model_input), "--row", str(data))
     schema = predictor.schema
 
     def predict(coerced: pd.DataFrame) -> np.ndarray:
