@@ -23,6 +23,7 @@ def diabetes_run(tmp_path_factory):
     recipe = load_recipe(EXAMPLES / "diabetes.yaml")
     recipe.train.epochs = 60
     recipe.explain.samples = 50
+    recipe.evaluate.learning_curve = [0.3, 1.0]
     return run(recipe, runs_dir=tmp_path_factory.mktemp("runs"), track=False, progress=False)
 
 
@@ -35,6 +36,9 @@ def test_regression_metrics_baselines_and_bundle(diabetes_run):
     board = metrics["baselines"]
     assert board["primary"] == "rmse" and set(board["models"]) == {"network", "linear_regression", "hist_gradient_boosting", "dummy_mean"}
     assert board["comparisons"]["dummy_mean"]["verdict"] == "worse"
+    curve = metrics["learning_curve"]
+    assert curve["metric"] == "rmse" and [p["train_rows"] for p in curve["points"]] == [round(0.3 * 286), 286]
+    assert all(p["validation"] > 0 for p in curve["points"])
 
     from shipyard.predictor import Predictor
     from shipyard.serving.app import create_app
@@ -66,6 +70,7 @@ def test_regression_report_and_explanations(diabetes_run):
     ids = {s["id"] for s in result["sections"]}
     assert {"residuals", "leaderboard", "explanations", "training", "metrics"} <= ids
     assert not ids & {"confusion", "curves", "calibration"}
+    assert "learning curve" in (diabetes_run.path / "report.html").read_text().lower()
 
 
 def test_regression_bad_input(tmp_path):

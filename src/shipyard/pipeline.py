@@ -20,6 +20,7 @@ from shipyard.report import build_report
 from shipyard.run import RunDir
 from shipyard.evaluation.cv import check_cv, cross_validate
 from shipyard.evaluation.diagnosis import diagnose
+from shipyard.evaluation.learning_curve import learning_curve
 from shipyard.stages.calibrate import calibrate
 from shipyard.stages.evaluate import evaluate
 from shipyard.stages.explain import WEIGHTS, check_explain, explain_run
@@ -115,6 +116,9 @@ def run(
         if recipe.evaluate.cv:
             console.log(f"{recipe.evaluate.cv}-fold cross-validation (preparation and network refitted in each fold)")
             metrics["cv"] = cross_validate(recipe, prepared)
+        if recipe.evaluate.learning_curve:
+            console.log("learning curve (network retrained on fractions of the training rows)")
+            metrics["learning_curve"] = learning_curve(recipe, prepared, recipe.evaluate.learning_curve)
         metrics["training"] = {
             "best_epoch": train_result.best_epoch,
             "epochs_run": len(train_result.history),

@@ -132,6 +132,16 @@ class EvaluateSpec(Section):
     calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
     cv: int | None = Field(None, ge=2, description="k of a k-fold cross-validation refitting preparation and network in each fold; off by default.")
     cv_group: str | None = Field(None, description="Column whose values must not straddle folds (grouped k-fold).")
+    learning_curve: list[float] | None = Field(
+        None, description="Fractions of the training rows to retrain on for a learning curve, e.g. [0.25, 0.5, 1.0]; off by default."
+    )
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "EvaluateSpec":
+        bad = [f for f in self.learning_curve or [] if not 0 < f <= 1]
+        if bad:
+            raise ValueError(f"learning_curve fractions must be in (0, 1], got {bad}")
+        return self
 
 
 class ExplainSpec(Section):

@@ -99,6 +99,16 @@ def training_section(ctx: ReportContext) -> Section | None:
             rows.append([metric, f"{diagnosis['train_metric']:.4f}", f"{diagnosis['val_metric']:.4f}", f"{diagnosis['metric_gap']:+.4f}"])
         section.tables.append(Table(["at the kept epoch", "train", "validation", "gap"], rows, f"Generalization gap at epoch {best} of {diagnosis.get('epochs_run')}"))
     section.figures.append(Figure.from_matplotlib(fig, "Training and validation curves; the dashed line marks the epoch whose weights were kept."))
+    curve = ctx.metrics.get("learning_curve")
+    if curve:
+        pts = curve["points"]
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot([p["train_rows"] for p in pts], [p["train"] for p in pts], "o-", label="train")
+        ax.plot([p["train_rows"] for p in pts], [p["validation"] for p in pts], "o-", label="validation")
+        ax.set(xlabel="training rows", ylabel=curve["metric"], title="learning curve")
+        ax.legend()
+        section.figures.append(Figure.from_matplotlib(fig, "The network retrained from scratch on growing subsets of the training rows."))
+        section.tables.append(Table(["training rows", f"train {curve['metric']}", f"validation {curve['metric']}"], [[p["train_rows"], f"{p['train']:.4f}", f"{p['validation']:.4f}"] for p in pts], "Learning curve"))
     return section
 
 
