@@ -112,5 +112,6 @@ class RawEncoder:
         out = []
         for col in self.schema:
             value = model_input[col.onnx_name].iloc[row]
-            out.append(round(float(value), 6) if col.kind == "numeric" and value == value else (None if col.kind == "numeric" else str(value)))
+            # float32 inputs: 6 significant digits show 94.44, not 94.440002
+            out.append(float(f"{float(value):.6g}") if col.kind == "numeric" and value == value else (None if col.kind == "numeric" else str(value)))
         return out

@@ -290,7 +290,7 @@ def explanations_section(ctx: ReportContext) -> Section | None:
                 values=np.asarray(local["values"], dtype=float),
                 base_values=float(local["expected_value"]),
                 data=np.asarray([v if isinstance(v, (int, float)) and v is not None else np.nan for v in local["data"]], dtype=float),
-                feature_names=[f"{c} = {v}" for c, v in zip(sh["columns"], local["data"])],
+                feature_names=[c if isinstance(v, (int, float)) or v is None else f"{c} = {v}" for c, v in zip(sh["columns"], local["data"])],
             )
             plt.figure()
             shap.plots.waterfall(one, max_display=12, show=False)
