@@ -82,3 +82,29 @@ def test_regression_bad_input(tmp_path):
 
     with pytest.raises(DataError, match="target column 'y' must be numeric for task: regression, got 'low' in row 0"):
         load_and_split(recipe)
+
+
+def test_regression_on_a_continuous_target(tmp_path):
+    """Non-integer targets are what regression is for (a classification-only 'continuous target' check must not fire)."""
+    from shipyard.pipeline import run
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=150), "kind": rng.choice(["u", "v"], size=150)})
+    frame["y"] = 2.5 * frame["x"] + np.where(frame["kind"] == "u", 1.25, -1.25) + rng.normal(0, 0.1, 150)
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    recipe = recipe_from_dict(
+        {
+            "name": "continuous",
+            "task": "regression",
+            "data": {"source": "c.csv", "target": "y"},
+            "train": {"epochs": 80, "loss": "huber", "learning_rate": 0.01},
+            "evaluate": {"bootstrap": {"samples": 100}},
+            "explain": {"samples": 20, "background": 20, "permutation_repeats": 2},
+        },
+        base_dir=tmp_path,
+    )
+    result = run(recipe, runs_dir=tmp_path / "runs", track=False, progress=False)
+    assert result.metrics["test"]["r2"] > 0.8
+    assert "mape" in result.metrics["test"]  # no true value is 0
+    ranking = __import__("json").loads((result.path / "explain.json").read_text())["shap"]["ranking"]
+    assert ranking[0] == "x"
