@@ -91,3 +91,12 @@ def test_diagnosis_finds_rising_validation_loss_and_large_gap():
     assert gap["findings"][0].startswith("Large generalization gap at epoch 2")
     healthy = diagnose(_history([0.3] * 5, [0.31] * 5), best_epoch=5)
     assert not healthy["overfitting"] and healthy["findings"][0].startswith("No sign of overfitting")
+
+
+def test_leaderboard_without_bootstrap_compares_point_estimates():
+    y = np.array([0, 1] * 10)
+    good = np.column_stack([1 - y * 0.8 - 0.1, y * 0.8 + 0.1])
+    board = leaderboard("classification", y, {"network": np.full((20, 2), 0.5), "logistic_regression": good}, resample_weights(20, 0, 0))
+    assert board["comparisons"]["logistic_regression"]["verdict"] == "better"
+    assert np.isnan(board["models"]["network"]["accuracy"]["low"])
+    assert "no bootstrap interval" in board["findings"][0]

@@ -108,3 +108,23 @@ def test_regression_on_a_continuous_target(tmp_path):
     assert "mape" in result.metrics["test"]  # no true value is 0
     ranking = __import__("json").loads((result.path / "explain.json").read_text())["shap"]["ranking"]
     assert ranking[0] == "x"
+
+
+def test_regression_predict_and_explain_bundle_cli(diabetes_run, tmp_path):
+    from sklearn.datasets import load_diabetes
+    from typer.testing import CliRunner
+
+    from shipyard.cli import app
+
+    load_diabetes(as_frame=True, scaled=False).frame.head(40).to_csv(tmp_path / "rows.csv", index=False)
+    runner = CliRunner()
+    outcome = runner.invoke(app, ["predict", str(diabetes_run.path), str(tmp_path / "rows.csv"), "-o", str(tmp_path / "pred.csv")])
+    assert outcome.exit_code == 0, outcome.output
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert pred["prediction"].between(0, 500).all() and not [c for c in pred.columns if c.startswith("proba_")]
+    outcome = runner.invoke(app, ["explain", str(diabetes_run.bundle), "--data", str(tmp_path / "rows.csv"), "--target", "target", "--samples", "20", "-o", str(tmp_path / "x.json")])
+    assert outcome.exit_code == 0, outcome.output
+    ex = __import__("json").loads((tmp_path / "x.json").read_text())
+    assert ex["shap"]["output"] == "the predicted value (target units)" and ex["permutation"]["metric"] == "RMSE"
+    outcome = runner.invoke(app, ["explain", str(diabetes_run.bundle), "--data", str(tmp_path / "rows.csv"), "--row", "40"])
+    assert outcome.exit_code == 2 and "rows.csv has 40 rows" in outcome.output and "0 to 39" in outcome.output

@@ -131,17 +131,20 @@ def leaderboard(
         diff_stats = sign * (stats[name][primary] - stats[NETWORK][primary])
         diff = sign * (models[name][primary]["value"] - net)
         low, high = interval(diff_stats, confidence)
-        verdict = "better" if low > 0 else ("as good" if high >= 0 else "worse")
+        if low == low and high == high:
+            verdict = "better" if low > 0 else ("as good" if high >= 0 else "worse")
+        else:  # no bootstrap (evaluate.bootstrap.samples: 0): compare point estimates only
+            verdict = "better" if diff > 0 else ("as good" if diff == 0 else "worse")
         comparisons[name] = {"metric": primary, "difference": diff, "low": low, "high": high, "verdict": verdict}
         title = TITLES.get(name, name)
         value = models[name][primary]["value"]
-        spread = f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]"
+        spread = f"{diff:+.3f} [{low:+.3f}, {high:+.3f}]" if low == low else f"{diff:+.3f}, no bootstrap interval"
         if verdict == "better":
             findings.append(f"The {title} baseline is better than the network on {primary} ({value:.3f} vs {net:.3f}; difference {spread}, positive favours the baseline).")
         elif verdict == "as good":
             findings.append(
                 f"The {title} baseline is as good as the network on {primary} ({value:.3f} vs {net:.3f}; "
-                f"difference {spread} includes 0): the network does not measurably beat it."
+                f"difference {spread}" + (" includes 0" if low == low else "") + "): the network does not measurably beat it."
             )
         else:
             findings.append(f"The network beats the {title} baseline on {primary} ({net:.3f} vs {value:.3f}; difference {spread}).")

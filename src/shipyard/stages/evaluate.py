@@ -88,11 +88,9 @@ def assess(recipe: Recipe, task: str, y_test: np.ndarray, predictions: dict[str,
     """
     spec = recipe.evaluate.bootstrap
     seed = recipe.seed if spec.seed is None else spec.seed
-    weights = resample_weights(len(y_test), max(spec.samples, 1), seed)
+    weights = resample_weights(len(y_test), spec.samples, seed)
     board = leaderboard(task, y_test, predictions, weights, spec.confidence, positive_index)
-    test_ci = board["models"][NETWORK]
-    if spec.samples == 0:
-        test_ci = {k: {"value": v["value"], "low": None, "high": None} for k, v in test_ci.items()}
+    test_ci = board["models"][NETWORK]  # low/high are NaN (null in JSON) when samples is 0
     out: dict[str, Any] = {"test_ci": test_ci, "bootstrap": {"samples": spec.samples, "confidence": spec.confidence, "seed": seed}}
     if len(predictions) > 1:
         out["baselines"] = board
