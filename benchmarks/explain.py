@@ -29,7 +29,6 @@ def main() -> int:
     from shipyard.pipeline import run
     from shipyard.recipe import load_recipe
     from shipyard.stages.explain import explain_bundle, network_model
-    from shipyard.stages.prepare import fit_preprocessing, load_and_split
     from shipyard.stages.explain import load_run_network
     from shipyard.run import RunDir
 

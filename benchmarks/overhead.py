@@ -47,7 +47,6 @@ def main() -> int:
             else:
                 labels = result.metrics["labels"]
                 predictions = {m: stored[[f"{m}:{l}" for l in labels]].to_numpy() for m in ("network", "logistic_regression", "hist_gradient_boosting", "dummy")}
-                index = {l: i for i, l in enumerate(labels)}
                 y = y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y
             pos = None if recipe.task == "regression" or result.metrics.get("positive_label") is None else result.metrics["labels"].index(result.metrics["positive_label"])
             tic = time.perf_counter()

@@ -6,7 +6,6 @@ or a bundle (``shipyard explain RUN_OR_BUNDLE``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +170,7 @@ def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int,
 
 
 def write_explain(path: Path, result: dict[str, Any]) -> Path:
-    """Write an explanation as JSON (NaN as null)."""
-    from shipyard.run import _finite
-
-    path.write_text(json.dumps(_finite(result), indent=2) + "\n", encoding="utf-8")
-    return path
+    """Write an explanation as JSON, atomically, NaN as null (as every run file)."""
+    path = Path(path).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return RunDir(path.parent).write_json(path.name, result)
