@@ -71,21 +71,13 @@ def run(
 
     result = run_pipeline(recipe, runs_dir=runs_dir, track=track, progress=not quiet)
     metrics = result.metrics
-    table = Table(title=f"test metrics ({metrics['split']['test']} rows)")
-    table.add_column("metric")
-    table.add_column("network", justify="right")
-    baseline = metrics.get("baseline")
-    if baseline:
-        table.add_column("logistic regression", justify="right")
-    for key, value in metrics["test"].items():
-        row = [key, _fmt(value)]
-        if baseline:
-            row.append(_fmt(baseline.get(key)))
-        table.add_row(*row)
-    out.print(table)
-    _print_confusion(metrics)
+    _print_metrics(metrics)
+    if "confusion_matrix" in metrics:
+        _print_confusion(metrics)
+    _print_findings(metrics)
     parity = metrics["parity"]
-    out.print(f"ONNX parity: max |Δp| = {parity['max_abs_diff']:.2e} on {parity['rows']} test rows (tolerance {parity['tolerance']:g})")
+    delta = "|Δ value|" if "confusion_matrix" not in metrics else "|Δp|"
+    out.print(f"ONNX parity: max {delta} = {parity['max_abs_diff']:.2e} on {parity['rows']} test rows (tolerance {parity['tolerance']:g})")
     latest = result.path.parent / "latest"
     out.print(f"run:     {result.path}")
     out.print(f"latest:  {latest}")
@@ -93,6 +85,7 @@ def run(
     if result.model_version:
         out.print(f"mlflow:  registered model '{result.path.parent.name}' version {result.model_version}")
     out.print(f"time:    {result.seconds:.1f} s")
+    out.print(f"report:  {result.path / 'report.html'}")
     out.print(f"serve:   {_command()} serve {latest}")
 
 
@@ -105,6 +98,49 @@ def _command() -> str:
     if exe.name == "shipyard" and (found is None or Path(found).resolve() != exe.resolve()):
         return str(exe)
     return "shipyard"
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    """Test metrics of the network and each baseline, with bootstrap CIs: ``0.962 [0.941, 0.979]``."""
+    from shipyard.evaluation.bootstrap import format_ci
+    from shipyard.evaluation.leaderboard import NETWORK, TITLES
+
+    board = metrics.get("baselines", {})
+    models = board.get("models") or {NETWORK: metrics.get("test_ci", {})}
+    boot = metrics.get("bootstrap", {})
+    ci = f", {boot.get('confidence', 0.95):.0%} bootstrap CI over {boot['samples']} resamples" if boot.get("samples") else ""
+    table = Table(title=f"test metrics ({metrics['split']['test']} rows{ci})")
+    table.add_column("metric")
+    for name in models:
+        table.add_column(TITLES.get(name, name), justify="right")
+    for key, value in metrics["test"].items():
+        cells = [format_ci(models[name].get(key)) if models[name].get(key) else _fmt(value if name == NETWORK else None) for name in models]
+        table.add_row(key, *cells)
+    out.print(table)
+
+
+def _print_findings(metrics: dict[str, Any]) -> None:
+    """Plain-language findings: baselines that match the network, overfitting, calibration."""
+    cv = metrics.get("cv")
+    if cv:
+        table = Table(title=f"{cv['k']}-fold cross-validation" + (f" grouped by '{cv['grouped_by']}'" if cv["grouped_by"] else "") + " (mean ± std; per fold)")
+        table.add_column("metric")
+        table.add_column("mean ± std", justify="right")
+        table.add_column("folds", justify="right")
+        for name, mean in cv["mean"].items():
+            table.add_row(name, f"{mean:.3f} ± {cv['std'][name]:.3f}", " ".join(f"{f['metrics'][name]:.3f}" for f in cv["folds"]))
+        out.print(table)
+    lines = list(metrics.get("baselines", {}).get("findings", []))
+    lines += metrics.get("diagnosis", {}).get("findings", [])
+    cal = metrics.get("calibration")
+    if cal:
+        text = f"Calibration: ECE {cal['ece']:.3f} ({cal['bins']} bins), Brier {cal['brier']:.3f}"
+        temp = cal.get("temperature_scaling")
+        if temp:
+            text += f"; temperature scaling T = {temp['temperature']:.3f} (validation ECE {temp['validation_ece_before']:.3f} → {temp['validation_ece_after']:.3f})"
+        lines.append(text + ".")
+    for line in lines:
+        out.print(f"• {line}", highlight=False)
 
 
 def _print_confusion(metrics: dict[str, Any]) -> None:
@@ -129,7 +165,6 @@ def validate(recipe: Path = typer.Argument(..., help="Recipe YAML file.")) -> No
     import yaml
 
     from shipyard.recipe import load_recipe
-
     from shipyard.stages.prepare import load_and_split
     from shipyard.training.device import resolve_device
 
@@ -189,13 +224,16 @@ def predict(
         raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
     predictor = Predictor(path)
     frame = load_table(str(data), role="the DATA argument")
-    proba = predictor.predict_proba(frame, source=str(data))
+    result = frame.copy()
+    if predictor.task == "regression":
+        result["prediction"] = predictor.predict_values(frame, source=str(data))
+    else:
+        proba = predictor.predict_proba(frame, source=str(data))
+        result["prediction"] = [predictor.labels[i] for i in proba.argmax(axis=1)]
+        for j, label in enumerate(predictor.labels):
+            result[f"proba_{label}"] = proba[:, j]
     for note in predictor.unseen_categories(frame):
         err.print(f"warning: {data}: {note}", highlight=False)
-    result = frame.copy()
-    result["prediction"] = [predictor.labels[i] for i in proba.argmax(axis=1)]
-    for j, label in enumerate(predictor.labels):
-        result[f"proba_{label}"] = proba[:, j]
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
     kind = output.suffix.lower()
@@ -210,6 +248,100 @@ def predict(
     finally:
         tmp.unlink(missing_ok=True)
     err.print(f"wrote {len(result)} predictions to {output}")
+
+
+@app.command()
+@_user_errors
+def explain(
+    path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest) or bundle folder."),
+    row: int = typer.Option(None, "--row", help="Test row (position among the test rows, or among --data rows) explained locally; default explain.row."),
+    data: Path = typer.Option(None, "--data", help="Records to explain a bundle on (CSV, Parquet, JSON Lines); required for a bundle."),
+    target: str = typer.Option(None, "--target", help="Label column of --data; enables permutation importance."),
+    record: str = typer.Option(None, "--record", help='A JSON object of raw column values explained locally instead of a test row, e.g. \'{"age": 50, ...}\'.'),
+    samples: int = typer.Option(None, "--samples", min=1, help="Rows explained with SHAP; default explain.samples (200)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write the JSON (default: explain.json in the run)."),
+) -> None:
+    """Explain a model: SHAP values, permutation importance and a surrogate tree."""
+    from shipyard.export.bundle import read_manifest
+    from shipyard.report import build_report
+    from shipyard.rundir import resolve_run
+    from shipyard.stages.explain import (
+        EXPLAIN,
+        explain_bundle,
+        explain_run,
+        load_run_network,
+        write_explain,
+    )
+
+    parsed = None
+    if record is not None:
+        import json
+
+        try:
+            parsed = json.loads(record)
+        except json.JSONDecodeError as exc:
+            raise ShipyardError(f"--record: not valid JSON ({exc.msg} at character {exc.pos})", "pass one JSON object of column values") from None
+        if not isinstance(parsed, dict):
+            raise ShipyardError(f"--record: expected a JSON object, got {type(parsed).__name__}", "pass one JSON object of column values")
+    run_dir = None
+    if data is None:
+        try:
+            run_dir = resolve_run(path)
+        except ShipyardError:
+            read_manifest(path)  # a missing or modified bundle is named first
+            raise ShipyardError(f"{path}: a bundle holds no data to explain", "pass --data FILE (and --target COLUMN for permutation importance)") from None
+    if run_dir is not None:
+        read_manifest(run_dir.path)  # refuse a run whose bundle was modified
+        recipe, prepared, network = load_run_network(run_dir)
+        if samples is not None:
+            recipe.explain.samples = samples
+        result = explain_run(recipe, prepared, network, run_dir, row, parsed)
+        written = run_dir.path / EXPLAIN
+        if output is not None:
+            written = write_explain(output, result)
+        build_report(run_dir.path)
+    else:
+        result = explain_bundle(path, data, target, row or 0, samples or 200)
+        written = write_explain(output or Path(EXPLAIN), result)
+    _print_explanation(result)
+    err.print(f"wrote {written}")
+
+
+def _print_explanation(result: dict[str, Any]) -> None:
+    sh, perm, local = result["shap"], result.get("permutation"), result["local"]
+    table = Table(title=f"global importance ({sh['explainer']}; {sh['n_rows']} rows; SHAP in {sh['output']})")
+    table.add_column("column")
+    table.add_column("mean |SHAP|", justify="right")
+    if perm:
+        table.add_column(f"permutation ({perm['metric']} drop ± std)", justify="right")
+    for name in sh["ranking"][:12]:
+        cells = [name, f"{sh['mean_abs'][name]:.4f}"]
+        if perm:
+            cells.append(f"{perm['mean'][name]:.4f} ± {perm['std'][name]:.4f}")
+        table.add_row(*cells)
+    out.print(table)
+    table = Table(title=f"{'the record' if local['row'] == 'record' else 'row ' + str(local['row'])}: output {local['output']:.4f} = expected {local['expected_value']:.4f} + Σ SHAP (predicted {local.get('predicted')}, true {local.get('true', 'n/a')})")
+    table.add_column("column")
+    table.add_column("value", justify="right")
+    table.add_column("SHAP", justify="right")
+    order = sorted(range(len(local["values"])), key=lambda i: -abs(local["values"][i]))[:10]
+    for i in order:
+        table.add_row(sh["columns"][i], str(local["data"][i]), f"{local['values'][i]:+.4f}")
+    out.print(table)
+    sur = result["surrogate"]
+    out.print(f"surrogate tree (depth {sur['depth']}, {sur['leaves']} leaves): fidelity {sur['fidelity']:.3f} ({sur['fidelity_metric']})", highlight=False)
+    for line in result.get("findings", []):
+        out.print(f"• {line}", highlight=False)
+
+
+@app.command()
+@_user_errors
+def report(path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest or runs/NAME/<timestamp>).")) -> None:
+    """Rebuild a run's self-contained report.html from the files in its run directory."""
+    from shipyard.report import build_report
+
+    target = build_report(path)
+    err.print(f"wrote {target}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,11 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from rich.console import Console
 
+from shipyard.evaluation.cv import check_cv, cross_validate
+from shipyard.evaluation.diagnosis import diagnose
+from shipyard.evaluation.learning_curve import learning_curve
 from shipyard.recipe import Recipe, load_recipe
+from shipyard.report import build_report
 from shipyard.rundir import RunDir
+from shipyard.stages.calibrate import calibrate
 from shipyard.stages.evaluate import evaluate
+from shipyard.stages.explain import WEIGHTS, check_explain, explain_run
 from shipyard.stages.export import export
 from shipyard.stages.prepare import data_summary, fit_preprocessing, load_and_split
 from shipyard.stages.train import train
@@ -93,6 +100,8 @@ def run(
     resolve_device(recipe.train.device)
     tracker = Tracker(enabled=track)
     tracker.connect(recipe.name)
+    check_cv(recipe, prepared)
+    check_explain(recipe, prepared)
 
     run_dir = RunDir.create(runs_dir, recipe.name)
     run_dir.write_recipe(recipe.resolved())
@@ -103,7 +112,17 @@ def run(
         run_dir.write_json("data_summary.json", data_summary(recipe, prepared))
         model, train_result = train(recipe, prepared, tracker, progress)
         run_dir.write_json("history.json", train_result.history)
-        metrics = evaluate(recipe, prepared, model)
+        model, temperature = calibrate(recipe, prepared, model)
+        metrics = evaluate(recipe, prepared, model, run_dir)
+        if temperature is not None:
+            metrics["calibration"]["temperature_scaling"] = temperature
+        metrics["diagnosis"] = diagnose(train_result.history, train_result.best_epoch)
+        if recipe.evaluate.cv:
+            console.log(f"{recipe.evaluate.cv}-fold cross-validation (preparation and network refitted in each fold)")
+            metrics["cv"] = cross_validate(recipe, prepared)
+        if recipe.evaluate.learning_curve:
+            console.log("learning curve (network retrained on fractions of the training rows)")
+            metrics["learning_curve"] = learning_curve(recipe, prepared, recipe.evaluate.learning_curve)
         metrics["training"] = {
             "best_epoch": train_result.best_epoch,
             "epochs_run": len(train_result.history),
@@ -114,6 +133,12 @@ def run(
         console.log("exporting the ONNX bundle and checking parity")
         metrics["parity"] = export(recipe, prepared, model, metrics, run_dir.bundle)
         run_dir.write_json("metrics.json", metrics)
+        torch.save(model.state_dict(), run_dir.path / WEIGHTS)
+        if recipe.explain.enabled:
+            console.log("explaining the network (SHAP, permutation importance, surrogate tree)")
+            explain_run(recipe, prepared, model, run_dir)
+        console.log("writing report.html")
+        build_report(run_dir.path)
         tracker.log_metrics(metrics["test"], "test")
         tracker.log_metrics(metrics.get("baseline", {}), "baseline")
         tracker.log_run_files(run_dir.path, run_dir.bundle, recipe.name)
@@ -123,5 +148,5 @@ def run(
         tracker.end("FAILED")
         raise
     seconds = time.perf_counter() - start
-    run_dir.finish("complete", seconds=round(seconds, 3), mlflow_run_id=tracker.run_id, model_version=tracker.model_version)
+    run_dir.finish("complete", seconds=round(seconds, 3), recipe_dir=str(recipe.base_dir), mlflow_run_id=tracker.run_id, model_version=tracker.model_version)
     return RunResult(run_dir.path, run_dir.bundle, metrics, train_result.history, tracker.model_version, seconds)

@@ -45,6 +45,7 @@ class Predictor:
         self.path, self.manifest = read_manifest(path)
         self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
         self.labels = list(self.manifest["labels"])
+        self.task = self.manifest.get("task", "classification")
         if providers is None:
             available = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
@@ -64,7 +65,7 @@ class Predictor:
                 "restore the original manifest or re-run the recipe",
             )
         width = self.session.get_outputs()[0].shape[-1]
-        if isinstance(width, int) and width != len(self.labels):
+        if self.task == "classification" and isinstance(width, int) and width != len(self.labels):
             raise BundleError(
                 f"{where}: lists {len(self.labels)} labels but model.onnx outputs {width} probabilities",
                 "restore the original manifest or re-run the recipe",
@@ -95,10 +96,31 @@ class Predictor:
             If there are no records, a column is missing or a numeric column
             holds a non-number.
         """
+        if self.task == "regression":
+            raise InputError(f"{self.path}: a regression model has no class probabilities", "call predict() for the predicted values")
         frame = _as_frame(data, source)
         feed = onnx_feed(coerce(frame, self.schema, source), self.schema)
         (proba,) = self.session.run(["probabilities"], feed)
         return proba
+
+    def predict_values(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
+        """Predicted values of a regression bundle.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+            float32, in the target's units.
+
+        Raises
+        ------
+        InputError
+            As :meth:`predict_proba`, or if the bundle is a classifier.
+        """
+        if self.task != "regression":
+            raise InputError(f"{self.path}: a classification model predicts labels, not values", "call predict() or predict_proba()")
+        frame = _as_frame(data, source)
+        (values,) = self.session.run(["prediction"], onnx_feed(coerce(frame, self.schema, source), self.schema))
+        return values.reshape(-1)
 
     def predict(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Most probable label for each record.
@@ -106,8 +128,10 @@ class Predictor:
         Returns
         -------
         ndarray of shape (n_rows,)
-            Labels from ``labels``.
+            Labels from ``labels`` (classification) or predicted values (regression).
         """
+        if self.task == "regression":
+            return self.predict_values(data, source)
         proba = self.predict_proba(data, source)
         return np.asarray(self.labels, dtype=object)[proba.argmax(axis=1)]
 

@@ -104,12 +104,55 @@ class TrainSpec(Section):
     early_stopping: EarlyStoppingSpec = Field(default_factory=EarlyStoppingSpec)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="'auto' (CUDA when available, else CPU), 'cpu' or 'cuda[:N]'.")
     mixed_precision: bool = Field(False, description="bfloat16 autocast on CUDA; ignored on CPU.")
+    loss: Literal["cross_entropy", "mse", "huber"] | None = Field(
+        None, description="Default: cross_entropy for classification, mse for regression (on the standardised target)."
+    )
+
+
+class BootstrapSpec(Section):
+    """Bootstrap confidence intervals of the test metrics (resampling test rows)."""
+
+    samples: int = Field(1000, ge=0, description="Number of resamples; 0 turns intervals off.")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    seed: int | None = Field(None, ge=0, description="Seed of the resampling; default: the recipe's seed.")
+
+
+class CalibrationSpec(Section):
+    """Calibration measurement, and optional temperature scaling fitted on the validation split."""
+
+    bins: int = Field(10, ge=2, le=100, description="Equal-width confidence bins of the ECE and reliability diagram.")
+    temperature_scaling: bool = Field(False, description="Fit a temperature on the validation split and export the calibrated network.")
 
 
 class EvaluateSpec(Section):
     """Test-split evaluation."""
 
-    baseline: bool = Field(True, description="Also fit a logistic-regression baseline on the same split.")
+    baseline: bool = Field(True, description="Also fit baselines (linear, HistGradientBoosting, dummy) on the same split.")
+    bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
+    calibration: CalibrationSpec = Field(default_factory=CalibrationSpec)
+    cv: int | None = Field(None, ge=2, description="k of a k-fold cross-validation refitting preparation and network in each fold; off by default.")
+    cv_group: str | None = Field(None, description="Column whose values must not straddle folds (grouped k-fold).")
+    learning_curve: list[float] | None = Field(
+        None, description="Fractions of the training rows to retrain on for a learning curve, e.g. [0.25, 0.5, 1.0]; off by default."
+    )
+
+    @model_validator(mode="after")
+    def _fractions(self) -> "EvaluateSpec":
+        bad = [f for f in self.learning_curve or [] if not 0 < f <= 1]
+        if bad:
+            raise ValueError(f"learning_curve fractions must be in (0, 1], got {bad}")
+        return self
+
+
+class ExplainSpec(Section):
+    """Explanations: SHAP values, permutation importance and a surrogate tree."""
+
+    enabled: bool = True
+    samples: int = Field(200, ge=1, description="Test rows explained with SHAP (a random sample when there are more).")
+    background: int = Field(100, ge=1, description="Training rows used as the SHAP background.")
+    permutation_repeats: int = Field(5, ge=1)
+    surrogate_depth: int = Field(4, ge=1, le=12)
+    row: int = Field(0, ge=0, description="Test row (position among the test rows) explained locally.")
 
 
 class ExportSpec(Section):
@@ -123,17 +166,26 @@ class Recipe(Section):
     """A whole recipe: data, preparation, model, training, evaluation, export."""
 
     name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Run and registered-model name.")
-    task: Literal["classification"] = "classification"
+    task: Literal["classification", "regression"] = "classification"
     seed: int = Field(0, ge=0)
     data: DataSpec
     prepare: PrepareSpec = Field(default_factory=PrepareSpec)
     model: MLPSpec = Field(default_factory=MLPSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
+    explain: ExplainSpec = Field(default_factory=ExplainSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
 
     # Directory the recipe was read from; relative data paths resolve against it.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, repr=False)
+
+    @model_validator(mode="after")
+    def _loss_fits_task(self) -> "Recipe":
+        loss = self.train.loss
+        if loss is not None and (loss == "cross_entropy") != (self.task == "classification"):
+            allowed = "cross_entropy" if self.task == "classification" else "mse or huber"
+            raise ValueError(f"train.loss '{loss}' does not fit task '{self.task}'; use {allowed}")
+        return self
 
     def resolved(self) -> dict[str, Any]:
         """Return the recipe with every default filled in, as plain data."""

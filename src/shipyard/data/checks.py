@@ -7,7 +7,9 @@ import pandas as pd
 from shipyard.errors import DataError
 
 
-def select_columns(frame: pd.DataFrame, target: str, features: list[str] | None, source: str) -> list[str]:
+def select_columns(
+    frame: pd.DataFrame, target: str, features: list[str] | None, source: str, task: str = "classification"
+) -> list[str]:
     """Return the feature columns after checking target and features exist.
 
     Parameters
@@ -19,6 +21,8 @@ def select_columns(frame: pd.DataFrame, target: str, features: list[str] | None,
         Requested input columns; ``None`` means all but the target.
     source : str
         Where the data came from, for messages.
+    task : {"classification", "regression"}
+        Class checks (continuous values, a single class) apply to classification only.
 
     Raises
     ------
@@ -48,13 +52,13 @@ def select_columns(frame: pd.DataFrame, target: str, features: list[str] | None,
             "drop or label those rows",
         )
     classes = labels.unique()
-    if pd.api.types.is_float_dtype(labels.dtype) and not (labels == labels.round()).all():
+    if task == "classification" and pd.api.types.is_float_dtype(labels.dtype) and not (labels == labels.round()).all():
         raise DataError(
             f"{source}: target column '{target}' holds continuous values ({len(classes)} distinct, e.g. {labels.iloc[0]!r}); "
             "classification needs class labels",
             "check data.target, or bin the values into classes",
         )
-    if len(classes) < 2:
+    if task == "classification" and len(classes) < 2:
         raise DataError(
             f"{source}: target column '{target}' has a single class ({classes[0]!r}); classification needs at least two",
             "check data.target and the file",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from shipyard.errors import DataError
 
-BUILTIN = ("breast_cancer", "wine", "iris", "digits")
+BUILTIN = ("breast_cancer", "wine", "iris", "digits", "diabetes")
 SUFFIXES = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines", ".ndjson": "JSON Lines"}
 
 
@@ -23,7 +23,7 @@ def load_table(source: str, base_dir: str | Path | None = None, role: str = "dat
     ----------
     source : str
         ``sklearn:NAME`` for a bundled scikit-learn dataset (``breast_cancer``,
-        ``wine``, ``iris``, ``digits``), or a path to a ``.csv``, ``.parquet``
+        ``wine``, ``iris``, ``digits``; ``diabetes`` for regression), or a path to a ``.csv``, ``.parquet``
         or ``.jsonl`` file.
     base_dir : str or Path, optional
         Directory that a relative path is resolved against (the recipe's).
@@ -80,7 +80,9 @@ def _load_builtin(name: str) -> pd.DataFrame:
 
     if name not in BUILTIN:
         raise DataError(f"sklearn:{name}: unknown built-in dataset", f"choose one of {', '.join('sklearn:' + b for b in BUILTIN)}")
-    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    # diabetes: the raw measurements (age in years, ...), not scikit-learn's pre-scaled copy.
+    extra = {"scaled": False} if name == "diabetes" else {}
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True, **extra)
     frame = bunch.frame.copy()
     names = getattr(bunch, "target_names", None)
     if names is not None and name != "digits":

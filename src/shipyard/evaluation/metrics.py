@@ -66,3 +66,32 @@ def _safe(fn) -> float:
         return fn()
     except ValueError:
         return float("nan")
+
+
+REGRESSION_KEYS = ("mae", "rmse", "r2", "mape")
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Compute the test metrics of a regressor (scikit-learn's implementations).
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n_rows,)
+        True and predicted values, in target units.
+
+    Returns
+    -------
+    dict of str to float
+        ``mae`` and ``rmse`` (target units), ``r2``, and ``mape`` (a fraction,
+        not percent) only when no true value is 0, where it is defined.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    out = {
+        "mae": skm.mean_absolute_error(y_true, y_pred),
+        "rmse": skm.root_mean_squared_error(y_true, y_pred),
+        "r2": skm.r2_score(y_true, y_pred),
+    }
+    if np.all(y_true != 0):
+        out["mape"] = skm.mean_absolute_percentage_error(y_true, y_pred)
+    return {k: float(v) for k, v in out.items()}

@@ -21,11 +21,13 @@ from torch import nn
 from shipyard.schema import Column
 
 PROBABILITIES = "probabilities"
+PREDICTION = "prediction"
+"""Output of a regression bundle: values of shape (batch, 1) in target units."""
 FEATURES = "features"
 
 
 def build_pipeline_onnx(
-    preprocessor: ColumnTransformer, schema: list[Column], model: nn.Module, n_features: int, opset: int = 18
+    preprocessor: ColumnTransformer, schema: list[Column], model: nn.Module, n_features: int, opset: int = 18, task: str = "classification"
 ) -> onnx.ModelProto:
     """Return the ONNX model of preprocessing followed by the network and a softmax.
 
@@ -42,6 +44,8 @@ def build_pipeline_onnx(
         Width of the preprocessor output.
     opset : int
         Default-domain opset of the result (18 or later).
+    task : {"classification", "regression"}
+        Regression networks are exported without the softmax, with output ``prediction``.
 
     Returns
     -------
@@ -53,7 +57,7 @@ def build_pipeline_onnx(
         (c.onnx_name, FloatTensorType([None, 1]) if c.kind == "numeric" else StringTensorType([None, 1])) for c in schema
     ]
     pre = convert_sklearn(preprocessor, initial_types=types, target_opset={"": opset, "ai.onnx.ml": 3})
-    net = _export_network(model, n_features, opset)
+    net = _export_network(model, n_features, opset, task)
     pre = _align(pre, opset, net.ir_version)
     net = compose.add_prefix(net, "net/", rename_inputs=True, rename_outputs=False)
     merged = compose.merge_models(pre, net, io_map=[(pre.graph.output[0].name, f"net/{FEATURES}")])
@@ -62,8 +66,9 @@ def build_pipeline_onnx(
     return merged
 
 
-def _export_network(model: nn.Module, n_features: int, opset: int) -> onnx.ModelProto:
-    wrapped = nn.Sequential(model, nn.Softmax(dim=1)).to("cpu").eval()
+def _export_network(model: nn.Module, n_features: int, opset: int, task: str = "classification") -> onnx.ModelProto:
+    regression = task == "regression"
+    wrapped = (model if regression else nn.Sequential(model, nn.Softmax(dim=1))).to("cpu").eval()
     example = (torch.zeros(2, n_features),)
     batch = torch.export.Dim("batch")
     # The exporter logs each step and warns about internals; the user needs neither.
@@ -74,7 +79,7 @@ def _export_network(model: nn.Module, n_features: int, opset: int) -> onnx.Model
             wrapped,
             example,
             input_names=[FEATURES],
-            output_names=[PROBABILITIES],
+            output_names=[PREDICTION if regression else PROBABILITIES],
             dynamo=True,
             opset_version=opset,
             dynamic_shapes=({0: batch},),

@@ -53,6 +53,14 @@ class PredictResponse(BaseModel):
     warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
 
 
+class RegressionResponse(BaseModel):
+    """Predicted values for each record, in request order."""
+
+    predictions: list[float] = Field(..., description="Predicted value of each record, in the target's units.")
+    model: str = Field(..., description="Name of the served model.")
+    warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
+
+
 def create_app(path: str | Path) -> FastAPI:
     """Create the app for a bundle or run directory.
 
@@ -82,7 +90,7 @@ def create_app(path: str | Path) -> FastAPI:
     app = FastAPI(
         title=f"Shipyard model: {manifest['name']}",
         version=__version__,
-        description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels))}) from "
+        description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels)) or 'a value'}) from "
         f"{len(predictor.schema)} input columns.",
     )
     names = [str(label) for label in predictor.labels]
@@ -104,20 +112,34 @@ def create_app(path: str | Path) -> FastAPI:
         detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": detail})
 
-    @app.post("/v1/predict", response_model=PredictResponse)
-    def predict(request: request_model) -> PredictResponse:  # type: ignore[valid-type]
-        records = [r.model_dump(by_alias=True) for r in request.records]
-        try:
-            proba = predictor.predict_proba(records, source="request")
-            warnings = predictor.unseen_categories(records)
-        except InputError as exc:
-            raise HTTPException(status_code=422, detail=exc.one_line()) from None
-        return PredictResponse(
-            labels=[predictor.labels[i] for i in proba.argmax(axis=1)],
-            probabilities=[dict(zip(names, map(float, row))) for row in proba],
-            model=manifest["name"],
-            warnings=warnings,
-        )
+    if predictor.task == "regression":
+
+        @app.post("/v1/predict", response_model=RegressionResponse)
+        def predict_values(request: request_model) -> RegressionResponse:  # type: ignore[valid-type]
+            records = [r.model_dump(by_alias=True) for r in request.records]
+            try:
+                values = predictor.predict_values(records, source="request")
+                warnings = predictor.unseen_categories(records)
+            except InputError as exc:
+                raise HTTPException(status_code=422, detail=exc.one_line()) from None
+            return RegressionResponse(predictions=[float(v) for v in values], model=manifest["name"], warnings=warnings)
+
+    else:
+
+        @app.post("/v1/predict", response_model=PredictResponse)
+        def predict(request: request_model) -> PredictResponse:  # type: ignore[valid-type]
+            records = [r.model_dump(by_alias=True) for r in request.records]
+            try:
+                proba = predictor.predict_proba(records, source="request")
+                warnings = predictor.unseen_categories(records)
+            except InputError as exc:
+                raise HTTPException(status_code=422, detail=exc.one_line()) from None
+            return PredictResponse(
+                labels=[predictor.labels[i] for i in proba.argmax(axis=1)],
+                probabilities=[dict(zip(names, map(float, row))) for row in proba],
+                model=manifest["name"],
+                warnings=warnings,
+            )
 
     @app.get("/v1/model")
     def model_info() -> dict[str, Any]:

@@ -1,20 +1,41 @@
-"""Evaluate stage: test-split metrics of the network and its baseline."""
+"""Evaluate stage: test-split metrics with bootstrap CIs, calibration, and the baselines leaderboard."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import torch
 
-from shipyard.evaluation.baseline import logistic_baseline
+from shipyard.evaluation.bootstrap import resample_weights
+from shipyard.evaluation.calibration import calibration_report
+from shipyard.evaluation.leaderboard import NETWORK, fit_baselines, leaderboard
 from shipyard.evaluation.metrics import classification_metrics, confusion
 from shipyard.recipe import Recipe
+from shipyard.rundir import RunDir
 from shipyard.stages.prepare import Prepared
 from shipyard.stages.train import predict_proba_torch
 
+PREDICTIONS = "predictions.csv"
+"""Test-row predictions of the network and baselines, written to the run directory (read by the report)."""
 
-def evaluate(recipe: Recipe, prepared: Prepared, model: torch.nn.Module) -> dict[str, Any]:
-    """Test-split metrics of the network and of a logistic-regression baseline."""
+
+def evaluate(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, run_dir: RunDir | None = None) -> dict[str, Any]:
+    """Test-split metrics of the network, their bootstrap CIs, calibration and the baselines leaderboard.
+
+    Returns
+    -------
+    dict
+        ``test`` (network metrics), ``test_ci`` (``{metric: {value, low,
+        high}}``), ``baselines`` (the leaderboard, see
+        :func:`shipyard.evaluation.leaderboard.leaderboard`), ``baseline``
+        (logistic-regression metrics), ``calibration``, ``confusion_matrix``,
+        ``labels``, ``split``. With ``run_dir``, test predictions of every
+        model are written to ``predictions.csv`` there.
+    """
+    if recipe.task == "regression":
+        return evaluate_regression(recipe, prepared, model, run_dir)
     y_test = prepared.y[prepared.split.test]
     proba = predict_proba_torch(model, prepared.X["test"])
     metrics: dict[str, Any] = {
@@ -24,8 +45,67 @@ def evaluate(recipe: Recipe, prepared: Prepared, model: torch.nn.Module) -> dict
         "confusion_matrix": confusion(y_test, proba),
         "split": prepared.split.sizes(),
     }
+    predictions = {NETWORK: proba}
     if recipe.evaluate.baseline:
-        base = logistic_baseline(prepared.X["train"], prepared.y[prepared.split.train], prepared.X["test"], recipe.seed)
-        metrics["baseline"] = classification_metrics(y_test, base, prepared.positive_index)
+        predictions.update(
+            fit_baselines("classification", prepared.X["train"], prepared.y[prepared.split.train], prepared.X["test"], recipe.seed, len(prepared.labels))
+        )
+    metrics.update(assess(recipe, "classification", y_test, predictions, prepared.positive_index))
+    if recipe.evaluate.baseline:
+        metrics["baseline"] = {k: v["value"] for k, v in metrics["baselines"]["models"]["logistic_regression"].items()}
         metrics["baseline_name"] = "logistic_regression"
+    metrics["calibration"] = calibration_report(y_test, proba, recipe.evaluate.calibration.bins, prepared.positive_index)
+    if run_dir is not None:
+        write_predictions(run_dir, prepared.split.test, y_test, predictions, metrics["labels"])
     return metrics
+
+
+def evaluate_regression(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, run_dir: RunDir | None = None) -> dict[str, Any]:
+    """Regression counterpart of :func:`evaluate`: MAE, RMSE, R², MAPE with CIs, and the leaderboard."""
+    from shipyard.evaluation.metrics import regression_metrics
+    from shipyard.stages.train import predict_values_torch
+
+    y_test = prepared.y[prepared.split.test]
+    values = predict_values_torch(model, prepared.X["test"])
+    metrics: dict[str, Any] = {"test": regression_metrics(y_test, values), "split": prepared.split.sizes()}
+    predictions = {NETWORK: values}
+    if recipe.evaluate.baseline:
+        predictions.update(fit_baselines("regression", prepared.X["train"], prepared.y[prepared.split.train], prepared.X["test"], recipe.seed))
+    metrics.update(assess(recipe, "regression", y_test, predictions))
+    if run_dir is not None:
+        write_predictions(run_dir, prepared.split.test, y_test, predictions, None)
+    return metrics
+
+
+def assess(recipe: Recipe, task: str, y_test: np.ndarray, predictions: dict[str, np.ndarray], positive_index: int | None = None) -> dict[str, Any]:
+    """Bootstrap CIs of the network's test metrics and, with baselines, the leaderboard.
+
+    Returns
+    -------
+    dict
+        ``test_ci``, ``bootstrap`` (samples, confidence, seed) and, when
+        ``predictions`` holds more than the network, ``baselines``.
+    """
+    spec = recipe.evaluate.bootstrap
+    seed = recipe.seed if spec.seed is None else spec.seed
+    weights = resample_weights(len(y_test), spec.samples, seed)
+    board = leaderboard(task, y_test, predictions, weights, spec.confidence, positive_index)
+    test_ci = board["models"][NETWORK]  # low/high are NaN (null in JSON) when samples is 0
+    out: dict[str, Any] = {"test_ci": test_ci, "bootstrap": {"samples": spec.samples, "confidence": spec.confidence, "seed": seed}}
+    if len(predictions) > 1:
+        out["baselines"] = board
+    return out
+
+
+def write_predictions(run_dir: RunDir, rows: np.ndarray, y_true: np.ndarray, predictions: dict[str, np.ndarray], labels: list[str] | None) -> None:
+    """Write ``predictions.csv``: ``row`` (position in the data), ``y_true``, then one column per model and class
+    (``<model>:<label>`` probabilities) or per model (regression values)."""
+    table: dict[str, Any] = {"row": np.asarray(rows), "y_true": np.asarray(y_true)}
+    for name, pred in predictions.items():
+        pred = np.asarray(pred)
+        if pred.ndim == 1:
+            table[name] = pred
+        else:
+            for j, label in enumerate(labels or range(pred.shape[1])):
+                table[f"{name}:{label}"] = pred[:, j]
+    pd.DataFrame(table).to_csv(run_dir.path / PREDICTIONS, index=False)

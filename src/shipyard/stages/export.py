@@ -11,11 +11,11 @@ import torch
 
 from shipyard.errors import ShipyardError
 from shipyard.export.bundle import write_bundle
-from shipyard.export.onnx_graph import PROBABILITIES, build_pipeline_onnx
+from shipyard.export.onnx_graph import PREDICTION, PROBABILITIES, build_pipeline_onnx
 from shipyard.recipe import Recipe
 from shipyard.schema import onnx_feed
 from shipyard.stages.prepare import Prepared
-from shipyard.stages.train import predict_proba_torch
+from shipyard.stages.train import predict_proba_torch, predict_values_torch
 
 
 class ParityError(ShipyardError):
@@ -32,14 +32,18 @@ def export(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, metrics: 
         ``export.parity_tolerance`` on any test row.
     """
     n_features = prepared.X["train"].shape[1]
-    onnx_model = build_pipeline_onnx(prepared.preprocessor, prepared.schema, model, n_features, recipe.export.opset)
+    regression = recipe.task == "regression"
+    onnx_model = build_pipeline_onnx(prepared.preprocessor, prepared.schema, model, n_features, recipe.export.opset, recipe.task)
     payload = onnx_model.SerializeToString()
     session = ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
     test_input = prepared.model_input.iloc[prepared.split.test]
-    (onnx_proba,) = session.run([PROBABILITIES], onnx_feed(test_input, prepared.schema))
-    torch_proba = predict_proba_torch(model, prepared.X["test"])
+    output = PREDICTION if regression else PROBABILITIES
+    (onnx_proba,) = session.run([output], onnx_feed(test_input, prepared.schema))
+    torch_proba = predict_values_torch(model, prepared.X["test"]).reshape(-1, 1) if regression else predict_proba_torch(model, prepared.X["test"])
     diff = float(np.abs(onnx_proba - torch_proba).max())
     tolerance = recipe.export.parity_tolerance
+    if regression:  # values are in target units: the tolerance is relative to the target's scale
+        tolerance *= max(1.0, float(np.abs(prepared.y).max()))
     if not diff <= tolerance:
         raise ParityError(
             f"export: ONNX and PyTorch probabilities differ by up to {diff:.3g} on the test split (tolerance {tolerance:g})",
@@ -51,12 +55,13 @@ def export(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, metrics: 
         "task": recipe.task,
         "model_file": "model.onnx",
         "inputs": [c.to_dict() for c in prepared.schema],
-        "outputs": {PROBABILITIES: {"dtype": "float32", "shape": ["batch", len(prepared.labels)]}},
+        "outputs": {PREDICTION: {"dtype": "float32", "shape": ["batch", 1]}} if regression else {PROBABILITIES: {"dtype": "float32", "shape": ["batch", len(prepared.labels)]}},
         "labels": prepared.labels,
-        "positive_label": metrics["positive_label"],
+        "positive_label": metrics.get("positive_label"),
         "target": recipe.data.target,
         "metrics": {"test": metrics["test"]},
         "parity": parity,
+        "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
     }
     write_bundle(bundle, {"model.onnx": payload}, manifest)
     return parity

@@ -33,6 +33,15 @@ class Prepared:
     model_input: pd.DataFrame | None = None
 
 
+def load_and_split_regression(recipe: Recipe, frame: pd.DataFrame) -> Prepared:
+    """Regression counterpart of :func:`load_and_split` (see :mod:`shipyard.data.regression`)."""
+    from shipyard.data.regression import split_regression
+
+    features, y, split = split_regression(recipe, frame)
+    schema = infer_schema(frame, features)
+    return Prepared(frame, features, schema, [], None, split, y, model_input=coerce(frame, schema, recipe.data.source))
+
+
 def load_and_split(recipe: Recipe) -> Prepared:
     """Load the data, check it can serve the task, encode labels and split rows.
 
@@ -44,6 +53,8 @@ def load_and_split(recipe: Recipe) -> Prepared:
     """
     spec = recipe.data
     frame = load_table(spec.source, recipe.base_dir)
+    if recipe.task == "regression":
+        return load_and_split_regression(recipe, frame)
     features = select_columns(frame, spec.target, spec.features, spec.source)
     target = frame[spec.target]
     labels = sorted(pd.unique(target).tolist(), key=lambda v: (str(type(v)), v))
@@ -82,7 +93,11 @@ def fit_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
 
 
 def data_summary(recipe: Recipe, prepared: Prepared) -> dict[str, Any]:
-    """Rows, columns and their kinds, split sizes and class counts."""
+    """Rows, columns and their kinds, split sizes and class counts (target statistics for regression)."""
+    if recipe.task == "regression":
+        from shipyard.data.regression import regression_summary
+
+        return regression_summary(recipe, prepared)
     counts = np.bincount(prepared.y, minlength=len(prepared.labels))
     return {
         "source": recipe.data.source,

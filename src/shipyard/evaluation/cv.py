@@ -1,0 +1,145 @@
+"""k-fold cross-validation with the whole preparation and the network refitted inside each fold.
+
+Folds come from scikit-learn: ``StratifiedKFold`` (on the class, or on
+quantile bins of a regression target), or ``StratifiedGroupKFold`` /
+``GroupKFold`` when ``evaluate.cv_group`` names a column whose values must not
+straddle folds. Each fold's training rows are split again into training and
+validation rows (for early stopping); imputers, scalers and encoders are
+fitted on that fold's training rows only, exactly as in a normal run.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import (
+    GroupKFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    train_test_split,
+)
+
+from shipyard.data.split import Split
+from shipyard.errors import DataError
+from shipyard.evaluation.metrics import classification_metrics, regression_metrics
+from shipyard.recipe import Recipe
+
+
+def cv_folds(recipe: Recipe, y: np.ndarray, labels: list[Any], groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Row positions ``(train, test)`` of each fold.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        ``evaluate.cv`` is k; ``seed`` shuffles the folds.
+    y : ndarray of shape (n_rows,)
+        Class indices, or values for regression.
+    labels : list
+        Class labels (for messages).
+    groups : ndarray of shape (n_rows,), optional
+        Group of each row (grouped k-fold).
+
+    Raises
+    ------
+    DataError
+        If k exceeds the row count of the smallest class (naming it) or the
+        number of groups.
+    """
+    k = recipe.evaluate.cv
+    regression = recipe.task == "regression"
+    strata = pd.qcut(y, q=min(k, len(np.unique(y))), labels=False, duplicates="drop") if regression else y
+    if not regression:
+        counts = np.bincount(y, minlength=len(labels))
+        smallest = int(np.argmin(counts))
+        if counts[smallest] < k:
+            raise DataError(
+                f"evaluate.cv: {k} folds need at least {k} rows of every class, but class {labels[smallest]!r} "
+                f"of column '{recipe.data.target}' has {counts[smallest]}",
+                f"use evaluate.cv <= {counts[smallest]} or add rows of that class",
+            )
+    if groups is not None:
+        n_groups = len(pd.unique(groups))
+        if n_groups < k:
+            raise DataError(f"evaluate.cv_group: column '{recipe.evaluate.cv_group}' has {n_groups} groups, fewer than {k} folds", f"use evaluate.cv <= {n_groups}")
+        if regression:
+            splitter = GroupKFold(n_splits=k, shuffle=True, random_state=recipe.seed)
+        else:
+            splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=recipe.seed)
+        return [(tr, te) for tr, te in splitter.split(np.zeros(len(y)), strata, groups)]
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=recipe.seed)
+    return [(tr, te) for tr, te in splitter.split(np.zeros(len(y)), strata)]
+
+
+def _groups(recipe: Recipe, prepared: Any) -> np.ndarray | None:
+    if recipe.evaluate.cv_group is None:
+        return None
+    if recipe.evaluate.cv_group not in prepared.frame.columns:
+        raise DataError(f"evaluate.cv_group: column '{recipe.evaluate.cv_group}' not found", f"columns are: {', '.join(map(str, prepared.frame.columns))}")
+    return prepared.frame[recipe.evaluate.cv_group].astype(str).to_numpy()
+
+
+def check_cv(recipe: Recipe, prepared: Any) -> None:
+    """Raise the DataError :func:`cross_validate` would, before any training (a no-op without ``evaluate.cv``)."""
+    if recipe.evaluate.cv:
+        cv_folds(recipe, prepared.y, prepared.labels, _groups(recipe, prepared))
+
+
+def cross_validate(recipe: Recipe, prepared: Any) -> dict[str, Any]:
+    """Run k-fold cross-validation over all rows of the data.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    prepared : Prepared
+        From the prepare stage (its frame, schema, labels and target); its
+        own split and fitted preprocessing are not touched.
+
+    Returns
+    -------
+    dict
+        ``k``, ``grouped_by``, ``folds`` (per fold: row counts, metrics,
+        best epoch), ``mean`` and ``std`` per metric (std with ddof=1).
+
+    Raises
+    ------
+    DataError
+        See :func:`cv_folds`; also when ``cv_group`` is not a column.
+    """
+    from shipyard.stages.prepare import Prepared, fit_preprocessing
+    from shipyard.stages.train import predict_proba_torch, predict_values_torch, train
+    from shipyard.tracking import Tracker
+
+    groups = _groups(recipe, prepared)
+    regression = recipe.task == "regression"
+    folds = []
+    for i, (rest, test) in enumerate(cv_folds(recipe, prepared.y, prepared.labels, groups)):
+        val_fraction = recipe.data.split.validation / (1 - recipe.data.split.test)
+        stratify = None if regression else prepared.y[rest]
+        try:
+            train_rows, val_rows = train_test_split(rest, test_size=val_fraction, stratify=stratify, random_state=recipe.seed)
+        except ValueError:
+            train_rows, val_rows = train_test_split(rest, test_size=val_fraction, random_state=recipe.seed)
+        fold = Prepared(
+            prepared.frame, prepared.features, copy.deepcopy(prepared.schema), prepared.labels, prepared.positive_index,
+            Split(np.sort(train_rows), np.sort(val_rows), np.sort(test)), prepared.y, model_input=prepared.model_input,
+        )
+        fit_preprocessing(recipe, fold)  # refitted on this fold's training rows only
+        model, result = train(recipe, fold, Tracker(enabled=False), progress=False)
+        y_test = prepared.y[fold.split.test]
+        if regression:
+            scores = regression_metrics(y_test, predict_values_torch(model, fold.X["test"]))
+        else:
+            scores = classification_metrics(y_test, predict_proba_torch(model, fold.X["test"]), prepared.positive_index)
+        folds.append({"fold": i + 1, "train": len(train_rows), "validation": len(val_rows), "test": len(test), "best_epoch": result.best_epoch, "metrics": scores})
+    names = list(folds[0]["metrics"])
+    values = {n: np.array([f["metrics"][n] for f in folds], dtype=float) for n in names}
+    return {
+        "k": recipe.evaluate.cv,
+        "grouped_by": recipe.evaluate.cv_group,
+        "folds": folds,
+        "mean": {n: float(np.nanmean(v)) for n, v in values.items()},
+        "std": {n: float(np.nanstd(v, ddof=1)) for n, v in values.items()},
+    }
