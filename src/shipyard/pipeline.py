@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
+from shipyard.data.profile import profile_tables
 from shipyard.recipe import Recipe, load_recipe
 from shipyard.run import RunDir
 from shipyard.stages.evaluate import evaluate
@@ -95,6 +96,9 @@ def run(
     try:
         tracker.start(recipe.name, run_dir.path.name, recipe.resolved())
         console.log(f"run directory {run_dir.path}")
+        run_dir.write_json("data_profile.json", prepared.profile)
+        for table in profile_tables(prepared.profile):
+            console.print(table)
         fit_preprocessing(recipe, prepared)
         run_dir.write_json("data_summary.json", data_summary(recipe, prepared))
         model, train_result = train(recipe, prepared, tracker, progress)
