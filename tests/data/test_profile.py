@@ -54,7 +54,7 @@ def test_errors_stop_the_run_with_one_line_naming_the_column(planted_csv):
         load_and_split(recipe_for(planted_csv))
     text = info.value.one_line()
     assert "\n" not in text
-    assert "error [leakage]: column 'leak'" in text and "(and 1 more)" in text
+    assert "error (leakage): column 'leak'" in text and "(and 1 more)" in text
     assert "prepare.fail_on" in text
 
 
@@ -67,7 +67,7 @@ def test_fail_on_warning_stops_on_a_warning(tmp_path):
     frame.to_csv(path, index=False)
     prepared = load_and_split(recipe_for(path))  # default: only errors stop
     assert "site" not in prepared.features
-    with pytest.raises(DataError, match=r"warning \[constant\]: column 'site'"):
+    with pytest.raises(DataError, match=r"warning \(constant\): column 'site'"):
         load_and_split(recipe_for(path, fail_on=["error", "warning"]))
 
 

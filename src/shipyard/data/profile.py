@@ -133,7 +133,9 @@ def profile_table(
     for name in features:
         stats = _column_stats(frame[name], train[name], name)
         if stats["kind"] in ("numeric", "boolean", "categorical") and not stats["constant"]:
-            stats["single_column_auc"] = _single_column_auc(train[name], y_train, stats["kind"])
+            auc = _single_column_auc(train[name], y_train, stats["kind"])
+            stats["single_column_auc"] = auc
+            stats["single_column_auc_low"] = None if auc is None else _auc_lower_bound(auc, y_train)
         columns[name] = stats
         findings += _column_findings(name, stats, leakage_auc)
     findings += _summary_findings(columns)
@@ -340,6 +342,21 @@ def _single_column_auc(values: pd.Series, y: np.ndarray, kind: str) -> float | N
     return float(np.mean(aucs)) if aucs else None
 
 
+def _auc_lower_bound(auc: float, y: np.ndarray) -> float:
+    """95% lower confidence bound of an AUC (Hanley & McNeil 1982 standard error, smallest class vs the rest).
+
+    With few rows of a class, a column can reach AUC 0.99 by chance; the
+    leakage finding needs the lower bound, not the estimate, above the limit.
+    """
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    n1 = counts.min()
+    n2 = len(y) - n1
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n2 - 1) * (q2 - auc**2)) / (n1 * n2)
+    return float(auc - 1.96 * np.sqrt(max(var, 0.0)))
+
+
 def _column_findings(name: str, stats: dict[str, Any], leakage_auc: float) -> list[Finding]:
     out = []
     kind = stats["kind"]
@@ -366,12 +383,13 @@ def _column_findings(name: str, stats: dict[str, Any], leakage_auc: float) -> li
             Finding("warning", kind, f"column '{name}' looks like {'dates' if kind == 'datetime' else 'free text'} and is treated as categorical", "derive features from it, or remove it from data.features", name)
         )
     auc = stats.get("single_column_auc")
-    if auc is not None and auc > leakage_auc and kind != "identifier":
+    low = stats.get("single_column_auc_low")
+    if auc is not None and low is not None and low > leakage_auc and kind != "identifier":
         out.append(
             Finding(
                 "error",
                 "leakage",
-                f"column '{name}' alone predicts the target (ROC-AUC {auc:.3f} on the training split); suspected leakage",
+                f"column '{name}' alone predicts the target (ROC-AUC {auc:.3f} on the training split, 95% lower bound {low:.3f}); suspected leakage",
                 "remove it from data.features if it is known only after the outcome; or raise prepare.leakage_auc",
                 name,
             )
@@ -431,7 +449,7 @@ def check_findings(profile: dict[str, Any], fail_on: list[str], source: str) -> 
     first = stopping[0]
     more = f" (and {len(stopping) - 1} more)" if len(stopping) > 1 else ""
     raise DataError(
-        f"{source}: {first['severity']} [{first['code']}]: {first['message']}{more}",
+        f"{source}: {first['severity']} ({first['code']}): {first['message']}{more}",
         (first["hint"] + "; " if first["hint"] else "") + f"prepare.fail_on is {list(fail_on)}; see 'shipyard profile'",
     )
 

@@ -57,6 +57,8 @@ def export(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, metrics: 
         "target": recipe.data.target,
         "metrics": {"test": metrics["test"]},
         "parity": parity,
+        "preprocessing": prepared.steps,
+        "decision": metrics.get("decision"),
     }
     write_bundle(bundle, {"model.onnx": payload}, manifest)
     return parity
