@@ -112,7 +112,8 @@ def _print_imbalance(metrics: dict[str, Any]) -> None:
     """Per-class recall when the classes are imbalanced (ratio > 3), and the tuned threshold if any."""
     ratio = metrics.get("imbalance_ratio")
     if ratio is not None and ratio > 3:
-        table = Table(title=f"imbalance ratio {ratio:.1f}: accuracy alone is misleading; per-class test recall")
+        out.print(f"imbalance ratio {ratio:.1f} (training split): accuracy alone is misleading; read balanced accuracy and per-class recall")
+        table = Table(title="per-class test recall")
         table.add_column("class")
         table.add_column("recall", justify="right")
         for label, value in metrics["per_class_recall"].items():

@@ -48,7 +48,7 @@ def build_reducer(spec: ReduceSpec, n_features: int, seed: int = 0) -> Any:
     if spec.method == "kbest":
         return SelectKBest(partial(mutual_info_classif, random_state=seed), k=min(spec.k, n_features))
     if spec.method == "l1":
-        return SelectFromModel(LogisticRegression(penalty="l1", solver="liblinear", C=spec.C, random_state=seed))
+        return SelectFromModel(LogisticRegression(l1_ratio=1.0, solver="liblinear", C=spec.C, random_state=seed))
     raise ValueError(f"unknown reduction {spec.method!r}")  # the recipe schema prevents this
 
 

@@ -73,6 +73,7 @@ def stratified_split(
     need = 3
     if counts.min() < need:
         rare = counts.idxmin()
+        rare = rare.item() if hasattr(rare, "item") else rare
         raise DataError(
             f"target column '{target}': class {rare!r} has {counts.min()} distinct row(s); a stratified "
             f"train/validation/test split needs at least {need}",

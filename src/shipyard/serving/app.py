@@ -6,8 +6,7 @@ field, for a missing or mistyped value. Only onnxruntime runs the model; this
 module never imports torch.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the request model built at run time.
 from pathlib import Path
 from typing import Any
 

@@ -87,7 +87,7 @@ def load_and_split(recipe: Recipe) -> Prepared:
                 )
             positive_index = names.index(spec.positive_class)
     groups = row_hash(frame, keys)
-    split = stratified_split(pd.Series(y), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups)
+    split = stratified_split(target.reset_index(drop=True), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups)
     profile = profile_table(
         frame,
         features,
