@@ -268,6 +268,8 @@ def _kind(values: pd.Series, present: pd.Series, n_unique: int, name: str) -> st
         parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
         if parsed.notna().mean() >= 0.9 and sample.str.contains(r"[-/:]").mean() > 0.9:
             return "datetime"
+    if _pii(present):
+        return "identifier"  # e-mail addresses and phone numbers identify people
     words = text.str.split().str.len().mean() if len(text) else 0
     if words >= 3 and unique_ratio > 0.5:
         return "text"

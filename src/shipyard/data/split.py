@@ -75,7 +75,8 @@ def stratified_split(
         rare = counts.idxmin()
         rare = rare.item() if hasattr(rare, "item") else rare
         raise DataError(
-            f"target column '{target}': class {rare!r} has {counts.min()} distinct row(s); a stratified "
+            f"target column '{target}': class {rare!r} has {counts.min()} row(s)"
+            f"{' (identical rows counted once)' if len(group_y) < len(y) else ''}; a stratified "
             f"train/validation/test split needs at least {need}",
             "add rows of that class or drop it",
         )
