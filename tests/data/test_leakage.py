@@ -21,7 +21,7 @@ RICH = {
     "prepare": {
         "missing_indicator": True,
         "clip_quantile": 0.02,
-        "scaler": "power",
+        "scaler": "quantile",
         "min_frequency": 20,
         "augment": {"method": "mixup", "multiplier": 0.5},
         "reduce": {"method": "kbest", "k": 8},
@@ -65,7 +65,7 @@ def test_fitted_statistics_ignore_validation_and_test_rows(mixed_csv):
     np.testing.assert_array_equal(num_c["impute"].statistics_, num_d["impute"].statistics_)
     np.testing.assert_array_equal(num_c["clip"].lower_, num_d["clip"].lower_)
     np.testing.assert_array_equal(num_c["clip"].upper_, num_d["clip"].upper_)
-    np.testing.assert_array_equal(num_c["scale"].lambdas_, num_d["scale"].lambdas_)
+    np.testing.assert_array_equal(num_c["scale"].quantiles_, num_d["scale"].quantiles_)
     np.testing.assert_array_equal(clean.preprocessor.named_steps["reduce"].get_support(), dirty.preprocessor.named_steps["reduce"].get_support())
     # And they are the statistics of the training rows: refit by hand on them alone.
     train = clean.model_input.iloc[clean.split.train]
@@ -119,6 +119,7 @@ def onnx_transform(prepared, rows):
         {"scaler": "minmax", "numeric_imputer": "constant", "fill_value": -1.0, "encoder": "ordinal"},
         {"scaler": "robust", "numeric_imputer": "most_frequent", "clip_quantile": 0.05},
         {"scaler": "power", "clip_quantile": 0.01, "min_frequency": 30},
+        {"scaler": "quantile", "min_frequency": 30, "missing_indicator": True},
         {"reduce": {"method": "pca", "n_components": 0.9}},
         {"reduce": {"method": "pca", "n_components": 3}},
         {"reduce": {"method": "variance", "threshold": 0.2}},

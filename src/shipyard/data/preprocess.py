@@ -41,7 +41,7 @@ def _scaler(name: str, n_rows: int | None) -> Any:
     if name == "robust":
         return RobustScaler()
     if name == "quantile":
-        # Uniform output: skl2onnx 1.20 converts only output_distribution="uniform".
+        # Uniform output: exported by shipyard.data.transformers' exact converter.
         return QuantileTransformer(n_quantiles=min(1000, n_rows or 1000), output_distribution="uniform")
     if name == "power":
         return PowerTransformer(method="yeo-johnson", standardize=True)

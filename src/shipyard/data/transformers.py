@@ -2,8 +2,11 @@
 
 - :class:`Winsorizer` clips each feature to limits learned on the training
   split (quantiles); ONNX: ``Max(Min(x, upper), lower)``.
-- ``KNNImputer`` and ``QuantileTransformer`` are refused: skl2onnx converts
-  them, but not faithfully (see ``UNFAITHFUL``).
+- ``QuantileTransformer`` (uniform output): skl2onnx 1.20's converter differs
+  from scikit-learn on values tied with a training quantile (up to 1.4e-3)
+  and takes ~90 s to build for a few hundred quantiles; the converter here
+  reproduces scikit-learn's forward/backward interpolation exactly.
+- ``KNNImputer`` is refused: skl2onnx converts it, but not faithfully (see ``UNFAITHFUL``).
 - ``sklearn.impute.MissingIndicator(features="all")``: skl2onnx 1.20 has no
   converter (and silently drops ``SimpleImputer(add_indicator=True)``'s
   extra columns), so one is registered here; ONNX: ``Cast(IsNaN(x))``.
@@ -89,12 +92,80 @@ def _convert_missing_indicator(scope: Any, operator: Any, container: Any) -> Non
     node.add_to(scope, container)
 
 
+def _convert_quantile_transformer(scope: Any, operator: Any, container: Any) -> None:
+    """``QuantileTransformer(output_distribution="uniform")`` exactly as scikit-learn computes it.
+
+    scikit-learn averages a forward and a backward ``np.interp`` of each value
+    over the feature's training quantiles, so a value tied with a run of equal
+    quantiles maps to the middle of their references. Written as a sum of
+    ramps, one per segment between consecutive quantiles (batch, features,
+    segments): ``clip((x - q_k) / (q_{k+1} - q_k), 0, 1) * dr_k``, and for
+    zero-width segments (tied quantiles) a step ``([x > q_k] + 0.5 [x == q_k]) * dr_k``;
+    values equal to the first/last quantile map to 0/1. Computed in float64.
+    """
+    from onnx import TensorProto
+    from skl2onnx.algebra.onnx_ops import (
+        OnnxAdd,
+        OnnxCast,
+        OnnxClip,
+        OnnxDiv,
+        OnnxEqual,
+        OnnxGreater,
+        OnnxMul,
+        OnnxReduceSum,
+        OnnxSub,
+        OnnxUnsqueeze,
+        OnnxWhere,
+    )
+
+    op, opv = operator.raw_operator, container.target_opset
+    if op.output_distribution != "uniform":
+        raise NotImplementedError("only QuantileTransformer(output_distribution='uniform') is converted")
+    q = op.quantiles_.T.astype(np.float64)  # (features, m)
+    r = np.asarray(op.references_, dtype=np.float64)  # (m,)
+    lo, hi = q[:, :-1], q[:, 1:]
+    width = hi - lo
+    dr = np.broadcast_to(np.diff(r), width.shape)
+    ramp_w = np.where(width > 0, dr, 0.0)
+    step_w = np.where(width > 0, 0.0, dr)
+    f64 = np.float64
+    # In float64 throughout, as scikit-learn computes: a quantile 1e-10 below a whole number
+    # must stay below it.
+    x2 = OnnxCast(operator.inputs[0], to=TensorProto.DOUBLE, op_version=opv)  # (batch, features)
+    x = OnnxUnsqueeze(x2, np.array([2], dtype=np.int64), op_version=opv)  # (batch, features, 1)
+    ramp = OnnxClip(
+        OnnxDiv(OnnxSub(x, lo, op_version=opv), np.where(width > 0, width, 1.0), op_version=opv),
+        np.array(0, dtype=f64),
+        np.array(1, dtype=f64),
+        op_version=opv,
+    )
+    step = OnnxAdd(
+        OnnxCast(OnnxGreater(x, lo, op_version=opv), to=TensorProto.DOUBLE, op_version=opv),
+        OnnxMul(OnnxCast(OnnxEqual(x, lo, op_version=opv), to=TensorProto.DOUBLE, op_version=opv), np.array(0.5, dtype=f64), op_version=opv),
+        op_version=opv,
+    )
+    total = OnnxAdd(OnnxMul(ramp, ramp_w, op_version=opv), OnnxMul(step, step_w, op_version=opv), op_version=opv)
+    y = OnnxAdd(OnnxReduceSum(total, np.array([2], dtype=np.int64), keepdims=0, op_version=opv), np.array(r[0], dtype=f64), op_version=opv)
+    # scikit-learn maps values equal to the first/last quantile to exactly 0/1 (beyond them the sum already is).
+    y = OnnxWhere(OnnxEqual(x2, q[:, -1], op_version=opv), np.array(r[-1], dtype=f64), y, op_version=opv)
+    y = OnnxWhere(OnnxEqual(x2, q[:, 0], op_version=opv), np.array(r[0], dtype=f64), y, op_version=opv)
+    y = OnnxCast(y, to=TensorProto.FLOAT, op_version=opv, output_names=operator.outputs[:1])
+    y.add_to(scope, container)
+
+
 def register_converters() -> None:
-    """Register the ONNX converters of :class:`Winsorizer` and ``MissingIndicator`` with skl2onnx (idempotent)."""
+    """Register Shipyard's ONNX converters with skl2onnx (idempotent).
+
+    :class:`Winsorizer`, ``MissingIndicator`` (none in skl2onnx), and
+    ``QuantileTransformer`` (replacing skl2onnx's, which differs from
+    scikit-learn on tied quantiles).
+    """
     from skl2onnx import update_registered_converter
+    from sklearn.preprocessing import QuantileTransformer
 
     update_registered_converter(Winsorizer, "ShipyardWinsorizer", _same_width_shape, _convert_winsorizer)
     update_registered_converter(MissingIndicator, "ShipyardMissingIndicator", _same_width_shape, _convert_missing_indicator)
+    update_registered_converter(QuantileTransformer, "ShipyardQuantileTransformer", _same_width_shape, _convert_quantile_transformer)
 
 
 NOT_CONVERTIBLE_HINTS = {
@@ -108,14 +179,6 @@ UNFAITHFUL = {
         "prepare.numeric_imputer 'knn'",
         "skl2onnx's KNNImputer graph does not reproduce scikit-learn on rows with several missing values",
         "use 'median' or 'mean' with prepare.missing_indicator: true",
-    ),
-    # Measured with skl2onnx 1.20: building the graph takes ~90 s for a few hundred quantiles,
-    # and values tied with a training quantile come out up to 1.4e-3 away from scikit-learn
-    # (which averages forward and backward interpolation there).
-    "QuantileTransformer": (
-        "prepare.scaler 'quantile'",
-        "skl2onnx's QuantileTransformer graph differs from scikit-learn on values tied with a training quantile",
-        "use 'power' (Yeo-Johnson) or 'robust'",
     ),
 }
 
