@@ -12,7 +12,7 @@ the test split: minority-class recall, precision, F1, PR-AUC (average
 precision) and balanced accuracy, averaged over the seeds (± standard
 deviation).
 
-    .venv/bin/python benchmarks/imbalance.py --seeds 10 --markdown benchmarks/imbalance_table.md
+    .venv/bin/python benchmarks/imbalance.py --seeds 20 --markdown benchmarks/imbalance_table.md
 """
 
 from __future__ import annotations
@@ -39,11 +39,14 @@ CONFIGS = {
     "no handling": {},
     "class weights": {"class_weight": "balanced"},
     "focal loss": {"loss": "focal"},
+    "focal loss + class weights": {"loss": "focal", "class_weight": "balanced"},
+    "random oversampling": {"sampler": "random_over"},
     "SMOTE": {"sampler": "smote"},
+    "SMOTE to 1:2": {"sampler": "smote", "sampling_strategy": 0.5},
     "threshold (F1)": {"threshold": {"objective": "f1"}},
     "class weights + threshold": {"class_weight": "balanced", "threshold": {"objective": "f1"}},
     "SMOTE + threshold": {"sampler": "smote", "threshold": {"objective": "f1"}},
-    "SMOTE + class weights": {"sampler": "smote", "class_weight": "balanced"},
+    "SMOTE to 1:2 + threshold": {"sampler": "smote", "sampling_strategy": 0.5, "threshold": {"objective": "f1"}},
 }
 METRICS = ("recall", "precision", "f1", "pr_auc", "balanced_accuracy")
 
@@ -77,7 +80,7 @@ def score(config: dict, seed: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10, help="Number of seeds (0..N-1).")
+    parser.add_argument("--seeds", type=int, default=20, help="Number of seeds (0..N-1).")
     parser.add_argument("--markdown", type=Path, default=None, help="Also write the table as Markdown here.")
     args = parser.parse_args()
     console = Console()

@@ -41,6 +41,8 @@ def test_imbalanced_example_reports_balanced_metrics_and_a_tuned_threshold(imbal
     assert metrics["imbalance_ratio"] > 3
     assert set(metrics["per_class_recall"]) == {"benign", "malignant"}
     assert "balanced_accuracy" in metrics["test"]
+    # Per-epoch progress and history use balanced accuracy, not plain accuracy.
+    assert "val_balanced_accuracy" in imbalanced_run.history[0] and "val_accuracy" not in imbalanced_run.history[0]
     decision = metrics["decision"]
     assert decision["objective"] == "f1" and 0.0 < decision["threshold"] < 1.0
     profile = json.loads((imbalanced_run.path / "data_profile.json").read_text())

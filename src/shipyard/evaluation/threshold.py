@@ -30,7 +30,8 @@ def tune_threshold(
         ``f1``: the threshold that maximises the positive class's F1 (ties:
         the one closest to 0.5). ``recall``: the highest threshold whose
         recall reaches ``target_recall`` (so precision is as high as that
-        recall allows).
+        recall allows). Candidates lie halfway between consecutive distinct
+        validation scores, plus 0.5.
     target_recall : float
         Used by ``objective="recall"``.
 
@@ -42,7 +43,10 @@ def tune_threshold(
     """
     positive = np.asarray(y_val) == positive_index
     scores = np.asarray(proba_val, dtype=np.float64)[:, positive_index]
-    candidates = np.unique(np.concatenate([scores, [0.5]]))
+    # Candidates halfway between consecutive distinct validation scores (and 0.5): a threshold
+    # sitting exactly on a validation row's score would flip on the smallest change of that score.
+    distinct = np.unique(scores)
+    candidates = np.unique(np.concatenate([(distinct[:-1] + distinct[1:]) / 2, [0.5]]))
     precision = np.array([_precision(positive, scores >= t) for t in candidates])
     recall = np.array([(positive & (scores >= t)).sum() / max(positive.sum(), 1) for t in candidates])
     f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)

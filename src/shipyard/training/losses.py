@@ -79,3 +79,17 @@ def build_loss(loss: str, class_weight: str, y_fit: np.ndarray, n_classes: int, 
     if loss == "focal":
         return FocalLoss(gamma, weight)
     return nn.CrossEntropyLoss(weight=weight)
+
+
+def balanced_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean over the classes present in ``y`` of their recall (arg-max decisions).
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_rows, n_classes)
+    y : Tensor of shape (n_rows,)
+        Class indices.
+    """
+    pred = logits.argmax(dim=1)
+    recalls = [float((pred[y == c] == c).float().mean()) for c in torch.unique(y)]
+    return sum(recalls) / len(recalls)
