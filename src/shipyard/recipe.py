@@ -104,7 +104,9 @@ class PrepareSpec(Section):
     fail_on: list[Literal["error", "warning", "info"]] = Field(
         default_factory=lambda: ["error"], description="Severities of profile findings that stop the run."
     )
-    leakage_auc: float = Field(0.99, gt=0.5, le=1.0, description="Single-column ROC-AUC above which a column is suspected leakage.")
+    leakage_auc: float = Field(
+        0.99, gt=0.5, le=1.0, description="A column whose single-column ROC-AUC (95% lower bound) exceeds this is suspected leakage."
+    )
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
     reduce: ReduceSpec = Field(default_factory=ReduceSpec)
 
