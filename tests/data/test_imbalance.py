@@ -39,8 +39,10 @@ def test_sampler_error_in_a_run_comes_before_training(mixed_csv):
 
 
 def test_smotenc_synthetic_rows_have_exactly_one_category(mixed_csv):
-    prepared = prepared_for(mixed_csv, {"imbalance": {"sampler": "smotenc", "k_neighbors": 5}})
+    prepared = prepared_for(mixed_csv, {"imbalance": {"sampler": "smotenc", "k_neighbors": 5}, "prepare": {"missing_indicator": True}})
     columns = prepared.preprocessor
+    indicators = prepared.X_fit[:, columns.output_indices_["missing"]]
+    assert set(np.unique(indicators)) <= {0.0, 1.0}
     start = columns.output_indices_["categorical"].start
     encoder = columns.named_transformers_["categorical"]
     synthetic = prepared.X_fit[len(prepared.split.train) :]

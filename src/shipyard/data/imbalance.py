@@ -82,19 +82,23 @@ def check_neighbours(name: str, y: np.ndarray, labels: list[Any], k_neighbors: i
 
 
 def categorical_blocks(preprocessor: Any) -> list[tuple[int, int]]:
-    """Column ranges ``(start, stop)`` of each categorical input in the encoded output.
+    """Column ranges ``(start, stop)`` of each categorical input (and missing indicator) in the encoded output.
 
     Parameters
     ----------
     preprocessor : ColumnTransformer
-        Fitted; its categorical part is named ``"categorical"``.
+        Fitted; its parts are named ``"numeric"``, ``"missing"`` and ``"categorical"``.
     """
+    blocks = []
+    missing = preprocessor.output_indices_.get("missing")
+    if missing is not None:
+        # 0/1 missing indicators are categorical too: SMOTENC copies them instead of interpolating.
+        blocks += [(i, i + 1) for i in range(missing.start, missing.stop)]
     if "categorical" not in preprocessor.output_indices_:
-        return []
+        return blocks
     part = preprocessor.named_transformers_["categorical"]
     encoder = part[-1] if hasattr(part, "steps") else part
     start = preprocessor.output_indices_["categorical"].start
-    blocks = []
     for cats in encoder.categories_:
         width = len(cats) if encoder.__class__.__name__ == "OneHotEncoder" else 1
         blocks.append((start, start + width))
