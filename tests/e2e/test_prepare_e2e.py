@@ -47,17 +47,15 @@ def test_imbalanced_example_reports_balanced_metrics_and_a_tuned_threshold(imbal
     assert decision["objective"] == "f1" and 0.0 < decision["threshold"] < 1.0
     profile = json.loads((imbalanced_run.path / "data_profile.json").read_text())
     assert any(f["code"] == "class_imbalance" for f in profile["findings"])
-    summary = json.loads((imbalanced_run.path / "data_summary.json").read_text())
-    sampler = summary["preprocessing"]["sampler"]
-    assert sampler["class_counts_after"]["benign"] == sampler["class_counts_after"]["malignant"]
-    assert sampler["class_counts_before"]["benign"] < sampler["class_counts_before"]["malignant"]
+    recipe = json.loads(json.dumps(__import__("yaml").safe_load((imbalanced_run.path / "recipe.yaml").read_text())))
+    assert recipe["imbalance"]["class_weight"] == "balanced"
 
 
 def test_predictor_and_server_apply_the_bundles_threshold(imbalanced_run):
     predictor = Predictor(imbalanced_run.bundle)
     manifest = predictor.manifest
     assert manifest["decision"]["threshold"] == imbalanced_run.metrics["decision"]["threshold"]
-    assert manifest["preprocessing"]["sampler"]["method"] == "smote"
+    assert "sampler" not in manifest["preprocessing"]  # the example weights the loss instead of resampling
     frame = pd.read_csv(EXAMPLES / "data" / "breast_cancer_imbalanced.csv").drop(columns=["target"])
     proba = predictor.predict_proba(frame)
     pos = predictor.labels.index("benign")
