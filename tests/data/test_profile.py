@@ -94,6 +94,7 @@ def test_drop_duplicates_removes_exact_copies(planted_csv):
     assert len(prepared.frame) == 569
     assert prepared.profile["dataset"]["dropped_duplicate_rows"] == 12
     assert prepared.profile["dataset"]["duplicate_rows"] == 0
+    assert any(f["code"] == "mixed_types" for f in prepared.profile["findings"])  # the reading report survives the drop
 
 
 def test_group_split_without_duplicates_equals_the_row_split():

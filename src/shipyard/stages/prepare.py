@@ -65,6 +65,7 @@ def load_and_split(recipe: Recipe) -> Prepared:
     frame = load_table(spec.source, recipe.base_dir)
     features = select_columns(frame, spec.target, spec.features, spec.source)
     keys = duplicate_key_columns(frame, features)
+    reading = frame.attrs.get("reading")  # the CSV reading report (mixed-type columns, format)
     dropped_duplicates = 0
     if recipe.prepare.drop_duplicates:
         keep = ~frame.duplicated(subset=keys + [spec.target])
@@ -96,7 +97,7 @@ def load_and_split(recipe: Recipe) -> Prepared:
         split.train,
         {"train": split.train, "validation": split.validation, "test": split.test},
         recipe.prepare.leakage_auc,
-        reading=frame.attrs.get("reading"),
+        reading=reading,
         dropped_duplicates=dropped_duplicates,
         key_columns=keys,
     )
