@@ -125,3 +125,12 @@ def test_augmentation_keeps_originals_and_labels():
     for c in (0, 1):
         lo, hi = X[y == c, 0].min(), X[y == c, 0].max()
         assert ((X_mix[50:][y_mix[50:] == c, 0] >= lo - 1e-6) & (X_mix[50:][y_mix[50:] == c, 0] <= hi + 1e-6)).all()
+
+
+def test_threshold_tuning_on_a_multiclass_target_is_refused():
+    from shipyard.recipe import recipe_from_dict
+    from shipyard.stages.prepare import load_and_split
+
+    recipe = recipe_from_dict({"name": "w", "data": {"source": "sklearn:wine", "target": "target"}, "imbalance": {"threshold": {"objective": "f1"}}})
+    with pytest.raises(DataError, match="imbalance.threshold: tuning a decision threshold needs a binary target; 'target' has 3 classes"):
+        load_and_split(recipe)

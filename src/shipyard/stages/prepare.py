@@ -87,6 +87,11 @@ def load_and_split(recipe: Recipe) -> Prepared:
                     f"choose one of {names}",
                 )
             positive_index = names.index(spec.positive_class)
+    if recipe.imbalance.threshold.objective != "none" and len(labels) != 2:
+        raise DataError(
+            f"imbalance.threshold: tuning a decision threshold needs a binary target; '{spec.target}' has {len(labels)} classes",
+            "remove imbalance.threshold (multiclass predictions use arg-max), or use imbalance.class_weight",
+        )
     groups = row_hash(frame, keys)
     split = stratified_split(target.reset_index(drop=True), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups)
     profile = profile_table(
