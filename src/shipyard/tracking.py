@@ -68,7 +68,7 @@ class Tracker:
         if self._mlflow is None:
             return
         mlflow = self._mlflow
-        for name in ("metrics.json", "history.json", "recipe.yaml", "data_summary.json"):
+        for name in ("metrics.json", "history.json", "recipe.yaml", "data_summary.json", "data_profile.json"):
             if (run_path / name).is_file():
                 mlflow.log_artifact(str(run_path / name))
         mlflow.log_artifacts(str(bundle_path), artifact_path="bundle")

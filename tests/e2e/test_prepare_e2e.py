@@ -97,3 +97,11 @@ def test_cli_shows_per_class_recall_when_imbalanced(imbalanced_run, capsys, monk
     cli._print_imbalance(imbalanced_run.metrics)
     shown = capsys.readouterr().out
     assert "per-class test recall" in shown and "balanced accuracy" in shown and "decision threshold" in shown
+
+
+def test_tracked_run_logs_the_data_profile(breast_cancer_run):
+    import mlflow
+
+    run = mlflow.get_run(json.loads((breast_cancer_run.path / "run.json").read_text())["mlflow_run_id"])
+    names = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
+    assert "data_profile.json" in names
