@@ -51,8 +51,7 @@ def test_empty_and_header_only_csv(tmp_path):
 
 def test_unreadable_csv(tmp_path):
     (tmp_path / "latin.csv").write_bytes("a,y\ncaf\xe9,1\n".encode("latin-1"))
-    with pytest.raises(DataError, match="latin.csv: not UTF-8"):
-        load_table(str(tmp_path / "latin.csv"))
+    assert list(load_table(str(tmp_path / "latin.csv"))["a"]) == ["caf\xe9"]
     (tmp_path / "ragged.csv").write_text("a,y\n1,2\n3,4,5\n")
     with pytest.raises(DataError, match="ragged.csv: cannot read CSV"):
         load_table(str(tmp_path / "ragged.csv"))

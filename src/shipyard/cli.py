@@ -74,6 +74,7 @@ def run(
     _print_metrics(metrics)
     if "confusion_matrix" in metrics:
         _print_confusion(metrics)
+    _print_imbalance(metrics)
     _print_findings(metrics)
     parity = metrics["parity"]
     delta = "|Δ value|" if "confusion_matrix" not in metrics else "|Δp|"
@@ -154,8 +155,52 @@ def _print_confusion(metrics: dict[str, Any]) -> None:
     out.print(table)
 
 
+def _print_imbalance(metrics: dict[str, Any]) -> None:
+    """Per-class recall when the classes are imbalanced (ratio > 3), and the tuned threshold if any."""
+    ratio = metrics.get("imbalance_ratio")
+    if ratio is not None and ratio > 3:
+        out.print(f"imbalance ratio {ratio:.1f} (training split): accuracy alone is misleading; read balanced accuracy and per-class recall")
+        table = Table(title="per-class test recall")
+        table.add_column("class")
+        table.add_column("recall", justify="right")
+        for label, value in metrics["per_class_recall"].items():
+            table.add_row(label, _fmt(value))
+        table.add_row("[bold]balanced accuracy[/]", _fmt(metrics["test"]["balanced_accuracy"]))
+        out.print(table)
+    decision = metrics.get("decision")
+    if decision:
+        out.print(
+            f"decision threshold: predict '{decision['positive_label']}' when p >= {decision['threshold']:.4f} "
+            f"(tuned for {decision['objective']} on {decision['validation_rows']} validation rows; stored in the bundle)"
+        )
+
+
 def _fmt(value: Any) -> str:
     return "n/a" if value is None or value != value else f"{value:.4f}"
+
+
+@app.command()
+@_user_errors
+def profile(
+    recipe: Path = typer.Argument(..., help="Recipe YAML file."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Also write the profile as JSON here."),
+) -> None:
+    """Profile a recipe's data: column kinds, missing values, duplicates, leakage, imbalance (no training)."""
+    import json
+
+    from shipyard.data.profile import profile_tables
+    from shipyard.recipe import load_recipe
+    from shipyard.stages.prepare import load_and_split
+
+    loaded = load_recipe(recipe)
+    # Report every finding here; the run itself stops on prepare.fail_on.
+    loaded.prepare.fail_on = []
+    prepared = load_and_split(loaded)
+    for table in profile_tables(prepared.profile):
+        out.print(table)
+    if output is not None:
+        output.write_text(json.dumps(prepared.profile, indent=2, default=str) + "\n", encoding="utf-8")
+        err.print(f"wrote {output}")
 
 
 @app.command()
@@ -229,7 +274,7 @@ def predict(
         result["prediction"] = predictor.predict_values(frame, source=str(data))
     else:
         proba = predictor.predict_proba(frame, source=str(data))
-        result["prediction"] = [predictor.labels[i] for i in proba.argmax(axis=1)]
+        result["prediction"] = [predictor.labels[i] for i in predictor.decide(proba)]
         for j, label in enumerate(predictor.labels):
             result[f"proba_{label}"] = proba[:, j]
     for note in predictor.unseen_categories(frame):

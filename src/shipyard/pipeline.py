@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from shipyard.data.profile import profile_tables
 from shipyard.evaluation.cv import check_cv, cross_validate
 from shipyard.evaluation.diagnosis import diagnose
 from shipyard.evaluation.learning_curve import learning_curve
@@ -108,6 +109,10 @@ def run(
     try:
         tracker.start(run_dir.path.name, recipe.resolved())
         console.log(f"run directory {run_dir.path}")
+        if prepared.profile is not None:  # the profile covers classification data only
+            run_dir.write_json("data_profile.json", prepared.profile)
+            for table in profile_tables(prepared.profile):
+                console.print(table)
         fit_preprocessing(recipe, prepared)
         run_dir.write_json("data_summary.json", data_summary(recipe, prepared))
         model, train_result = train(recipe, prepared, tracker, progress)

@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
+from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError
 from shipyard.export.bundle import read_manifest
 from shipyard.schema import MISSING_CATEGORY, Column, coerce, onnx_feed
@@ -46,6 +47,10 @@ class Predictor:
         self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
         self.labels = list(self.manifest["labels"])
         self.task = self.manifest.get("task", "classification")
+        decision = self.manifest.get("decision") or {}
+        self.threshold: float | None = decision.get("threshold")
+        positive = self.manifest.get("positive_label")
+        self.positive_index: int | None = [str(l) for l in self.labels].index(positive) if positive is not None else None
         if providers is None:
             available = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
@@ -133,7 +138,20 @@ class Predictor:
         if self.task == "regression":
             return self.predict_values(data, source)
         proba = self.predict_proba(data, source)
-        return np.asarray(self.labels, dtype=object)[proba.argmax(axis=1)]
+        return np.asarray(self.labels, dtype=object)[self.decide(proba)]
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Class index of each row: the bundle's tuned threshold (``manifest["decision"]``) for binary tasks, else arg-max.
+
+        Parameters
+        ----------
+        proba : ndarray of shape (n_rows, n_classes)
+
+        Returns
+        -------
+        ndarray of shape (n_rows,), dtype int64
+        """
+        return decide(proba, self.positive_index, self.threshold)
 
     def unseen_categories(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any]) -> list[str]:
         """Describe categorical values not seen in training (encoded as all zeros).

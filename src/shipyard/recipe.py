@@ -63,11 +63,75 @@ class DataSpec(Section):
     split: SplitSpec = Field(default_factory=SplitSpec)
 
 
+class AugmentSpec(Section):
+    """Tabular augmentation of the training split only, in scaled feature space."""
+
+    method: Literal["none", "noise", "mixup"] = "none"
+    multiplier: float = Field(1.0, gt=0.0, le=10.0, description="Synthetic rows added per training row.")
+    noise_std: float = Field(0.1, gt=0.0, description="Gaussian noise, in units of each feature's training standard deviation.")
+    mixup_alpha: float = Field(0.4, gt=0.0, description="Beta(alpha, alpha) mixing weight (Zhang et al. 2018).")
+
+
+class ReduceSpec(Section):
+    """Dimensionality reduction or feature selection fitted on training rows, exported in the ONNX graph."""
+
+    method: Literal["none", "pca", "variance", "kbest", "l1"] = "none"
+    n_components: float | None = Field(
+        None, gt=0.0, description="PCA: an integer component count, or a fraction (0, 1) of explained variance; default 0.95."
+    )
+    threshold: float = Field(0.0, ge=0.0, description="variance: drop features whose training variance is <= this.")
+    k: int = Field(10, ge=1, description="kbest: keep the k features with the highest mutual information with the target.")
+    C: float = Field(0.1, gt=0.0, description="l1: inverse regularization strength of the L1 logistic regression.")
+
+
 class PrepareSpec(Section):
     """Preprocessing fitted on the training split only (scikit-learn transformers)."""
 
-    numeric_imputer: Literal["mean", "median", "most_frequent"] = "median"
-    scaler: Literal["standard", "minmax", "robust", "none"] = "standard"
+    numeric_imputer: Literal["mean", "median", "most_frequent", "constant", "knn", "iterative"] = "median"
+    fill_value: float = Field(0.0, description="numeric_imputer 'constant': the value missing numbers become.")
+    missing_indicator: bool = Field(False, description="Add a 0/1 column per numeric column marking missing values.")
+    clip_quantile: float | None = Field(
+        None, gt=0.0, lt=0.5, description="Winsorize numeric columns to the [q, 1-q] quantiles of the training split."
+    )
+    scaler: Literal["standard", "minmax", "robust", "quantile", "power", "none"] = "standard"
+    encoder: Literal["onehot", "ordinal"] = "onehot"
+    min_frequency: int = Field(
+        1, ge=1, description="onehot: categories with fewer training rows are grouped with unseen ones (all zeros)."
+    )
+    drop_duplicates: bool = Field(False, description="Drop exact duplicate rows (else they are kept on one side of the split).")
+    drop_constant: bool = Field(True, description="Drop constant columns (reported).")
+    drop_identifiers: bool = Field(True, description="Drop identifier-like columns (reported).")
+    fail_on: list[Literal["error", "warning", "info"]] = Field(
+        default_factory=lambda: ["error"], description="Severities of profile findings that stop the run."
+    )
+    leakage_auc: float = Field(
+        0.99, gt=0.5, le=1.0, description="A column whose single-column ROC-AUC (95% lower bound) exceeds this is suspected leakage."
+    )
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    reduce: ReduceSpec = Field(default_factory=ReduceSpec)
+
+
+class ThresholdSpec(Section):
+    """Decision-threshold tuning on the validation split (binary tasks)."""
+
+    objective: Literal["none", "f1", "recall"] = "none"
+    target_recall: float = Field(0.9, gt=0.0, le=1.0, description="objective 'recall': the validation recall to reach.")
+
+
+class ImbalanceSpec(Section):
+    """Handling of class imbalance: resampling, loss weighting, decision threshold."""
+
+    sampler: Literal[
+        "none", "random_over", "random_under", "smote", "smotenc", "adasyn", "borderline_smote", "smote_tomek"
+    ] = "none"
+    k_neighbors: int = Field(5, ge=1, description="Neighbours used by SMOTE-family samplers and ADASYN.")
+    sampling_strategy: float | Literal["auto"] = Field(
+        "auto", description="'auto' (balance every class) or, for binary tasks, the minority/majority ratio after resampling."
+    )
+    class_weight: Literal["none", "balanced"] = "none"
+    loss: Literal["cross_entropy", "focal"] = "cross_entropy"
+    focal_gamma: float = Field(2.0, ge=0.0, description="Focal-loss focusing parameter (Lin et al. 2017).")
+    threshold: ThresholdSpec = Field(default_factory=ThresholdSpec)
 
 
 class MLPSpec(Section):
@@ -170,6 +234,7 @@ class Recipe(Section):
     seed: int = Field(0, ge=0)
     data: DataSpec
     prepare: PrepareSpec = Field(default_factory=PrepareSpec)
+    imbalance: ImbalanceSpec = Field(default_factory=ImbalanceSpec)
     model: MLPSpec = Field(default_factory=MLPSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)

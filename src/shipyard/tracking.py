@@ -94,7 +94,7 @@ class Tracker:
         if self._mlflow is None:
             return
         mlflow = self._mlflow
-        for name in ("metrics.json", "history.json", "recipe.yaml", "data_summary.json", "report.html", "explain.json", "predictions.csv"):
+        for name in ("metrics.json", "history.json", "recipe.yaml", "data_summary.json", "data_profile.json", "report.html", "explain.json", "predictions.csv"):
             if (run_path / name).is_file():
                 mlflow.log_artifact(str(run_path / name))
         mlflow.log_artifacts(str(bundle_path), artifact_path="bundle")

@@ -1,7 +1,9 @@
 """Load a table from a file or a built-in dataset.
 
-Files are read with pandas (pyarrow for Parquet); built-in datasets are
-scikit-learn's bundled files, so nothing is downloaded.
+Files are read with pandas (pyarrow for Parquet); CSV files go through
+:func:`shipyard.data.reading.read_csv`, which detects encoding, delimiter,
+number format and missing markers. Built-in datasets are scikit-learn's
+bundled files, so nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from shipyard.data.reading import read_csv
 from shipyard.errors import DataError
 
 BUILTIN = ("breast_cancer", "wine", "iris", "digits", "diabetes")
@@ -57,7 +60,7 @@ def load_table(source: str, base_dir: str | Path | None = None, role: str = "dat
         )
     try:
         if kind == "CSV":
-            frame = pd.read_csv(path)
+            frame = read_csv(path)
         elif kind == "Parquet":
             frame = pd.read_parquet(path)
         else:
@@ -71,7 +74,10 @@ def load_table(source: str, base_dir: str | Path | None = None, role: str = "dat
         raise DataError(f"{path}: cannot read {kind}: {first}", f"check that the file is valid {kind}") from None
     if frame.empty:
         raise DataError(f"{path}: no data rows", "the file needs a header row and at least one data row")
+    reading = frame.attrs.get("reading")
     frame.columns = [str(c) for c in frame.columns]
+    if reading is not None:
+        frame.attrs["reading"] = reading
     return frame
 
 

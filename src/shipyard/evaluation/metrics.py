@@ -5,10 +5,14 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
+from shipyard.decision import decide
+
 SCALAR_KEYS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray, positive_index: int | None = None) -> dict[str, float]:
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+) -> dict[str, float]:
     """Compute the test metrics of a classifier.
 
     Parameters
@@ -19,6 +23,9 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, positive_index
         Predicted class probabilities; rows sum to 1.
     positive_index : int, optional
         Index of the positive class for binary tasks (default 1).
+    threshold : float, optional
+        Binary tasks: predict the positive class when its probability is at
+        least this (a tuned decision threshold); default arg-max.
 
     Returns
     -------
@@ -33,7 +40,8 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, positive_index
     proba = proba / proba.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 only within ~1e-7
     n_classes = proba.shape[1]
     labels = np.arange(n_classes)
-    y_pred = proba.argmax(axis=1)
+    pos = 1 if positive_index is None else positive_index
+    y_pred = decide(proba, pos, threshold)
     out: dict[str, float] = {
         "accuracy": skm.accuracy_score(y_true, y_pred),
         "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
@@ -54,10 +62,10 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, positive_index
     return {k: float(v) for k, v in out.items()}
 
 
-def confusion(y_true: np.ndarray, proba: np.ndarray) -> list[list[int]]:
+def confusion(y_true: np.ndarray, proba: np.ndarray, positive_index: int | None = None, threshold: float | None = None) -> list[list[int]]:
     """Confusion matrix (rows: true class, columns: predicted class) as nested lists."""
     labels = np.arange(proba.shape[1])
-    return skm.confusion_matrix(y_true, proba.argmax(axis=1), labels=labels).tolist()
+    return skm.confusion_matrix(y_true, decide(proba, positive_index, threshold), labels=labels).tolist()
 
 
 def _safe(fn) -> float:

@@ -47,7 +47,7 @@ def record_model(schema: list[Column]) -> type[BaseModel]:
 class PredictResponse(BaseModel):
     """Predictions for each record, in request order."""
 
-    labels: list[Any] = Field(..., description="Most probable class of each record.")
+    labels: list[Any] = Field(..., description="Predicted class of each record (arg-max, or the bundle's tuned decision threshold).")
     probabilities: list[dict[str, float]] = Field(..., description="Per-record mapping from class label to probability.")
     model: str = Field(..., description="Name of the served model.")
     warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
@@ -135,7 +135,7 @@ def create_app(path: str | Path) -> FastAPI:
             except InputError as exc:
                 raise HTTPException(status_code=422, detail=exc.one_line()) from None
             return PredictResponse(
-                labels=[predictor.labels[i] for i in proba.argmax(axis=1)],
+                labels=[predictor.labels[i] for i in predictor.decide(proba)],
                 probabilities=[dict(zip(names, map(float, row))) for row in proba],
                 model=manifest["name"],
                 warnings=warnings,

@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from shipyard.decision import decide
 from shipyard.evaluation.bootstrap import resample_weights
 from shipyard.evaluation.calibration import calibration_report
 from shipyard.evaluation.leaderboard import NETWORK, fit_baselines, leaderboard
 from shipyard.evaluation.metrics import classification_metrics, confusion
+from shipyard.evaluation.threshold import per_class_recall, tune_threshold
 from shipyard.recipe import Recipe
 from shipyard.rundir import RunDir
 from shipyard.stages.prepare import Prepared
@@ -38,14 +40,20 @@ def evaluate(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, run_dir
         return evaluate_regression(recipe, prepared, model, run_dir)
     y_test = prepared.y[prepared.split.test]
     proba = predict_proba_torch(model, prepared.X["test"])
+    decision = decision_threshold(recipe, prepared, model)
+    threshold = None if decision is None else decision["threshold"]
     metrics: dict[str, Any] = {
         "labels": [str(label) for label in prepared.labels],
         "positive_label": None if prepared.positive_index is None else str(prepared.labels[prepared.positive_index]),
-        "test": classification_metrics(y_test, proba, prepared.positive_index),
-        "confusion_matrix": confusion(y_test, proba),
+        "test": classification_metrics(y_test, proba, prepared.positive_index, threshold),
+        "confusion_matrix": confusion(y_test, proba, prepared.positive_index, threshold),
         "split": prepared.split.sizes(),
     }
     predictions = {NETWORK: proba}
+    metrics.update(imbalance_metrics(prepared, y_test, decide(proba, prepared.positive_index, threshold)))
+    if decision is not None:
+        decision["test_at_argmax"] = classification_metrics(y_test, proba, prepared.positive_index)
+        metrics["decision"] = decision
     if recipe.evaluate.baseline:
         predictions.update(
             fit_baselines("classification", prepared.X["train"], prepared.y[prepared.split.train], prepared.X["test"], recipe.seed, len(prepared.labels))
@@ -109,3 +117,23 @@ def write_predictions(run_dir: RunDir, rows: np.ndarray, y_true: np.ndarray, pre
             for j, label in enumerate(labels or range(pred.shape[1])):
                 table[f"{name}:{label}"] = pred[:, j]
     pd.DataFrame(table).to_csv(run_dir.path / PREDICTIONS, index=False)
+def decision_threshold(recipe: Recipe, prepared: Prepared, model: torch.nn.Module) -> dict[str, Any] | None:
+    """Tune the positive-class threshold on the validation split (``imbalance.threshold``), binary tasks only."""
+    spec = recipe.imbalance.threshold
+    if spec.objective == "none" or prepared.positive_index is None:
+        return None
+    proba_val = predict_proba_torch(model, prepared.X["validation"])
+    y_val = prepared.y[prepared.split.validation]
+    tuned = tune_threshold(y_val, proba_val, prepared.positive_index, spec.objective, spec.target_recall)
+    tuned["positive_label"] = str(prepared.labels[prepared.positive_index])
+    return tuned
+
+
+def imbalance_metrics(prepared: Prepared, y_test: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """Imbalance ratio of the training split and per-class test recall (read them, not accuracy, when the ratio exceeds 3)."""
+    counts = np.bincount(prepared.y[prepared.split.train], minlength=len(prepared.labels))
+    present = counts[counts > 0]
+    return {
+        "imbalance_ratio": float(present.max() / present.min()),
+        "per_class_recall": per_class_recall(y_test, y_pred, prepared.labels),
+    }

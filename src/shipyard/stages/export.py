@@ -62,6 +62,8 @@ def export(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, metrics: 
         "metrics": {"test": metrics["test"]},
         "parity": parity,
         "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
+        "preprocessing": prepared.steps,
+        "decision": metrics.get("decision"),
     }
     write_bundle(bundle, {"model.onnx": payload}, manifest)
     return parity

@@ -10,6 +10,8 @@ from shipyard.recipe import Recipe
 from shipyard.stages.prepare import Prepared
 from shipyard.tracking import Tracker
 from shipyard.training import Trainer, TrainResult
+from shipyard.training.losses import balanced_accuracy, build_loss
+from shipyard.training.trainer import accuracy
 
 
 def train(recipe: Recipe, prepared: Prepared, tracker: Tracker, progress: bool) -> tuple[torch.nn.Module, TrainResult]:
@@ -19,12 +21,21 @@ def train(recipe: Recipe, prepared: Prepared, tracker: Tracker, progress: bool) 
     torch.manual_seed(recipe.seed)
     n_features = prepared.X["train"].shape[1]
     model = build_model(recipe.model, n_features, len(prepared.labels))
-    trainer = Trainer(recipe.train, seed=recipe.seed, progress=progress)
+    # The rows the network fits: the training split after any resampling and augmentation.
+    X_fit = prepared.X["train"] if prepared.X_fit is None else prepared.X_fit
+    y_fit = prepared.y[prepared.split.train] if prepared.y_fit is None else prepared.y_fit
+    imbalance = recipe.imbalance
+    loss_fn = build_loss(imbalance.loss, imbalance.class_weight, y_fit, len(prepared.labels), imbalance.focal_gamma)
+    counts = np.bincount(prepared.y[prepared.split.train])
+    counts = counts[counts > 0]
+    # Imbalanced (ratio > 3): the per-epoch metric is balanced accuracy, never plain accuracy.
+    metric = ("balanced_accuracy", balanced_accuracy) if counts.max() / counts.min() > 3 else ("accuracy", accuracy)
+    trainer = Trainer(recipe.train, seed=recipe.seed, loss_fn=loss_fn, metric=metric, progress=progress)
     y = prepared.y
     result = trainer.fit(
         model,
-        torch.from_numpy(prepared.X["train"]),
-        torch.from_numpy(y[prepared.split.train]),
+        torch.from_numpy(X_fit),
+        torch.from_numpy(y_fit),
         torch.from_numpy(prepared.X["validation"]),
         torch.from_numpy(y[prepared.split.validation]),
         on_epoch_end=tracker.log_epoch,
