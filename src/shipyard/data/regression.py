@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -48,17 +46,3 @@ def split_regression(recipe: Recipe, frame: pd.DataFrame) -> tuple[list[str], np
     bins = pd.qcut(y, q=min(QUANTILE_BINS, len(np.unique(y))), labels=False, duplicates="drop")
     split = stratified_split(pd.Series(bins), spec.split.validation, spec.split.test, recipe.seed, spec.target)
     return features, y, split
-
-
-def regression_summary(recipe: Recipe, prepared: Any) -> dict[str, Any]:
-    """Rows, columns, split sizes and the target's statistics."""
-    y = prepared.y
-    return {
-        "source": recipe.data.source,
-        "rows": len(prepared.frame),
-        "target": recipe.data.target,
-        "columns": [c.to_dict() | {"missing": int(prepared.frame[c.name].isna().sum())} for c in prepared.schema],
-        "split": prepared.split.sizes(),
-        "target_stats": {"min": float(y.min()), "mean": float(y.mean()), "std": float(y.std()), "max": float(y.max())},
-        "n_features_after_preprocessing": int(prepared.X["train"].shape[1]),
-    }

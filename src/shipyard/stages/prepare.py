@@ -223,19 +223,20 @@ def fit_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
 
 def data_summary(recipe: Recipe, prepared: Prepared) -> dict[str, Any]:
     """Rows, columns and their kinds, split sizes and class counts (target statistics for regression)."""
-    if recipe.task == "regression":
-        from shipyard.data.regression import regression_summary
-
-        return regression_summary(recipe, prepared)
-    counts = np.bincount(prepared.y, minlength=len(prepared.labels))
-    return {
+    summary: dict[str, Any] = {
         "source": recipe.data.source,
         "rows": len(prepared.frame),
         "target": recipe.data.target,
         "columns": [c.to_dict() | {"missing": int(prepared.frame[c.name].isna().sum())} for c in prepared.schema],
         "split": prepared.split.sizes(),
-        "class_counts": {str(label): int(n) for label, n in zip(prepared.labels, counts)},
         "n_features_after_preprocessing": int(prepared.X["train"].shape[1]),
-        "rows_fitted_by_network": int(len(prepared.y_fit)) if prepared.y_fit is not None else len(prepared.split.train),
-        "preprocessing": prepared.steps,
     }
+    y = prepared.y
+    if recipe.task == "regression":
+        summary["target_stats"] = {"min": float(y.min()), "mean": float(y.mean()), "std": float(y.std()), "max": float(y.max())}
+        return summary
+    counts = np.bincount(y, minlength=len(prepared.labels))
+    summary["class_counts"] = {str(label): int(n) for label, n in zip(prepared.labels, counts)}
+    summary["rows_fitted_by_network"] = int(len(prepared.y_fit)) if prepared.y_fit is not None else len(prepared.split.train)
+    summary["preprocessing"] = prepared.steps
+    return summary
