@@ -51,6 +51,14 @@ CONFIGS = {
     "class weights + threshold": {"class_weight": "balanced", "threshold": {"objective": "f1"}},
     "SMOTE + threshold": {"sampler": "smote", "threshold": {"objective": "f1"}},
     "SMOTE to 1:2 + threshold": {"sampler": "smote", "sampling_strategy": 0.5, "threshold": {"objective": "f1"}},
+    "class weights + prior shift": {"class_weight": "balanced", "threshold": {"objective": "prior_shift"}},
+    "class weights + prior shift to F*/2": {"class_weight": "balanced", "threshold": {"objective": "prior_shift_f1"}},
+    "class weights + prior shift to F*/2 (plug-in)": {"class_weight": "balanced", "threshold": {"objective": "prior_shift_f1_plugin"}},
+    "focal + class weights + prior shift": {"loss": "focal", "class_weight": "balanced", "threshold": {"objective": "prior_shift"}},
+    "SMOTE + prior shift": {"sampler": "smote", "threshold": {"objective": "prior_shift"}},
+    "class weights + matched prior shift": {"class_weight": "balanced", "threshold": {"objective": "prior_shift_matched"}},
+    "class weights + matched prior shift to F*/2 (plug-in)": {"class_weight": "balanced", "threshold": {"objective": "prior_shift_matched_f1_plugin"}},
+    "SMOTE + matched prior shift": {"sampler": "smote", "threshold": {"objective": "prior_shift_matched"}},
 }
 METRICS = ("recall", "precision", "f1", "pr_auc", "balanced_accuracy")
 
@@ -61,6 +69,10 @@ def score(config: dict, seed: int) -> dict[str, float]:
     raw = recipe.model_dump()
     raw["seed"] = seed
     raw["imbalance"] = copy.deepcopy(config)
+    # A real feature ('worst concave points') separates the 18 minority rows perfectly on some seeds' training
+    # splits (e.g. seed 20), which the profile reports as suspected leakage; here it is known not to be.
+    # No error is raised on seeds 0..19, so this changes nothing there.
+    raw["prepare"]["fail_on"] = []
     raw.pop("base_dir", None)
     recipe = recipe.model_validate(raw | {"base_dir": recipe.base_dir})
     prepared = load_and_split(recipe)
@@ -88,12 +100,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20, help="Number of seeds (0..N-1).")
     parser.add_argument("--markdown", type=Path, default=None, help="Also write the table as Markdown here.")
     parser.add_argument("--json", type=Path, default=None, help="Also write every per-seed score as JSON here.")
+    parser.add_argument("--first-seed", type=int, default=0, help="Seeds are first-seed .. first-seed+N-1 (a fresh range confirms a choice made on 0..N-1).")
+    parser.add_argument("--only", nargs="*", default=None, help="Run only these configurations (and 'no handling').")
     args = parser.parse_args()
     console = Console(width=200)
     results: dict[str, list[dict[str, float]]] = {}
     start = time.perf_counter()
+    only = set(args.only) if args.only else None
     for name, config in CONFIGS.items():
-        results[name] = [score(config, seed) for seed in range(args.seeds)]
+        if only is not None and name not in only and name != "no handling":
+            continue
+        results[name] = [score(config, seed) for seed in range(args.first_seed, args.first_seed + args.seeds)]
         console.log(f"{name}: done ({time.perf_counter() - start:.0f} s)")
         if args.json:  # written after every configuration, so a long run can be inspected midway
             args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

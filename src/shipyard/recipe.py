@@ -114,7 +114,17 @@ class PrepareSpec(Section):
 class ThresholdSpec(Section):
     """Decision-threshold tuning on the validation split (binary tasks)."""
 
-    objective: Literal["none", "f1", "recall"] = "none"
+    objective: Literal["none", "f1", "recall", "prior_shift", "prior_shift_f1", "prior_shift_f1_plugin", "prior_shift_matched", "prior_shift_matched_f1_plugin"] = Field(
+        "none",
+        description=(
+            "'f1' / 'recall': tuned on the validation split. 'prior_shift': computed from the class weights and "
+            "resampling, no validation rows (Elkan 2001, 'The foundations of cost-sensitive learning'): the threshold "
+            "on the weighted network's probability that is 0.5 on the unweighted posterior. 'prior_shift_f1': the "
+            "same correction aimed at F*/2, the F1-optimal threshold of a calibrated classifier (Lipton, Elkan & "
+            "Naryanaswamy 2014), F* the best validation F1; 'prior_shift_f1_plugin': F* estimated from the "
+            "de-weighted validation probabilities without labels."
+        ),
+    )
     target_recall: float = Field(0.9, gt=0.0, le=1.0, description="objective 'recall': the validation recall to reach.")
 
 

@@ -70,6 +70,91 @@ def tune_threshold(
     return out
 
 
+def prior_shift_factor(fit_mass: np.ndarray, train_counts: np.ndarray, positive_index: int) -> float:
+    """How much class weighting and resampling multiplied the positive class's odds.
+
+    A network fitted with per-class loss weights ``w_c`` on rows with class
+    counts ``m_c`` (after any resampling) estimates the posterior of a
+    population whose class priors are proportional to ``w_c * m_c``. Relative
+    to the training split's priors ``n_c`` its posterior odds are those of the
+    unweighted posterior times
+
+        k = (w_1 m_1 / (w_0 m_0)) / (n_1 / n_0),
+
+    which is Elkan (2001), "The foundations of cost-sensitive learning",
+    IJCAI, Theorem 1: ``p_w / (1 - p_w) = k * p / (1 - p)``. Balanced weights
+    without resampling give ``k = w_1 / w_0 = n_0 / n_1``.
+
+    Parameters
+    ----------
+    fit_mass : ndarray of shape (2,)
+        ``w_c * m_c``: total loss weight of each class over the rows the network is fitted on.
+    train_counts : ndarray of shape (2,)
+        ``n_c``: rows of each class in the training split (before resampling).
+    positive_index : int
+
+    Returns
+    -------
+    float
+    """
+    pos, neg = positive_index, 1 - positive_index
+    return float((fit_mass[pos] / fit_mass[neg]) / (train_counts[pos] / train_counts[neg]))
+
+
+def prior_shift_threshold(factor: float, target: float = 0.5) -> float:
+    """The threshold on the weighted network's positive probability that equals ``target`` on the unweighted posterior.
+
+    With ``p_w / (1 - p_w) = factor * p / (1 - p)`` (see :func:`prior_shift_factor`),
+    ``p >= target`` if and only if ``p_w >= factor * target / (factor * target + 1 - target)``.
+    ``target=0.5`` gives the Bayes (arg-max) decision of the unweighted
+    posterior (Elkan 2001); ``factor=1`` (no weighting) returns ``target``.
+    """
+    odds = factor * target / (1.0 - target)
+    return float(odds / (1.0 + odds))
+
+
+def deweight(proba: np.ndarray, factor: float, positive_index: int) -> np.ndarray:
+    """Positive-class probability with the prior shift of :func:`prior_shift_factor` undone (shape (n_rows,))."""
+    p = np.clip(np.asarray(proba, dtype=np.float64)[:, positive_index], 1e-12, 1 - 1e-12)
+    odds = p / (1 - p) / factor
+    return odds / (1 + odds)
+
+
+def matched_prior_factor(proba: np.ndarray, positive_index: int, prior: float) -> float:
+    """The odds factor ``k`` whose de-weighted probabilities average to ``prior`` on these rows (no labels).
+
+    A posterior's mean over a sample estimates the class prior (Saerens,
+    Latinne & Decaestecker 2002, "Adjusting the outputs of a classifier to new
+    a priori probabilities", Neural Computation 14). The network's effective
+    prior shift need not equal the nominal one of :func:`prior_shift_factor`
+    (early stopping, regularisation), so it is measured instead: ``k`` solves
+    ``mean(deweight(proba, k)) == prior`` (bisection on ``log k``; the mean
+    falls monotonically as ``k`` grows).
+    """
+    lo, hi = -20.0, 20.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if deweight(proba, float(np.exp(mid)), positive_index).mean() > prior:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp((lo + hi) / 2))
+
+
+def plugin_f1_optimum(p: np.ndarray) -> float:
+    """Expected-F1 estimate of the best achievable F1 from calibrated probabilities alone (no labels).
+
+    With calibrated ``p_i``, predicting positive above ``t`` has expected true
+    positives ``sum_{p_i >= t} p_i`` and expected positives ``sum_i p_i``, so
+    F1(t) is about ``2 sum_{p_i >= t} p_i / (sum_i p_i + #{p_i >= t})``; the
+    maximum over ``t`` estimates F* (Lipton, Elkan & Naryanaswamy 2014).
+    """
+    p = np.sort(np.asarray(p, dtype=np.float64))[::-1]
+    tp = np.cumsum(p)
+    k = np.arange(1, len(p) + 1)
+    return float((2 * tp / (p.sum() + k)).max()) if len(p) else 0.0
+
+
 def _precision(positive: np.ndarray, predicted: np.ndarray) -> float:
     hits = predicted.sum()
     return float((positive & predicted).sum() / hits) if hits else 1.0
