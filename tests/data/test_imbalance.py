@@ -134,3 +134,63 @@ def test_threshold_tuning_on_a_multiclass_target_is_refused():
     recipe = recipe_from_dict({"name": "w", "data": {"source": "sklearn:wine", "target": "target"}, "imbalance": {"threshold": {"objective": "f1"}}})
     with pytest.raises(DataError, match="imbalance.threshold: tuning a decision threshold needs a binary target; 'target' has 3 classes"):
         load_and_split(recipe)
+
+
+def test_prior_shift_threshold_is_the_closed_form_for_balanced_weights():
+    from shipyard.evaluation.threshold import prior_shift_factor, prior_shift_threshold
+
+    y = np.array([0] * 90 + [1] * 10)
+    weights = balanced_class_weights(y, 2)  # 100/180 and 100/20: w1/w0 = 9
+    counts = np.bincount(y).astype(float)
+    factor = prior_shift_factor(weights * counts, counts, positive_index=1)
+    assert factor == pytest.approx(9.0)
+    assert prior_shift_threshold(factor) == pytest.approx(0.9)  # odds 9 on p_w <=> odds 1 on p
+    assert prior_shift_threshold(factor, target=0.25) == pytest.approx(0.75)  # 9 * (1/3) = 3
+    assert prior_shift_factor(counts, counts, positive_index=0) == pytest.approx(1.0)  # no weighting: no shift
+    # Balanced resampling without weights shifts the priors by the same factor.
+    assert prior_shift_factor(np.array([90.0, 90.0]), counts, positive_index=1) == pytest.approx(9.0)
+    # Exact on posteriors related by Elkan's theorem: the corrected threshold reproduces the unweighted arg-max.
+    p = np.linspace(0.001, 0.999, 999)
+    p = p[np.abs(p - 0.5) > 1e-6]
+    odds_w = factor * p / (1 - p)
+    p_w = odds_w / (1 + odds_w)
+    weighted = np.column_stack([1 - p_w, p_w])
+    unweighted = np.column_stack([1 - p, p])
+    np.testing.assert_array_equal(decide(weighted, 1, prior_shift_threshold(factor)), unweighted.argmax(axis=1))
+    assert (decide(weighted, 1, None) != unweighted.argmax(axis=1)).any()  # arg-max of the weighted model differs
+
+
+def test_prior_shift_undoes_class_weights_of_a_fitted_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    from shipyard.evaluation.threshold import prior_shift_factor, prior_shift_threshold
+
+    rng = np.random.default_rng(0)
+    n = 20000
+    y = (rng.random(n) < 0.1).astype(np.int64)
+    X = rng.normal(size=(n, 2)) + 1.5 * y[:, None]  # Gaussian classes: the log-odds is linear, so logistic is exact
+    weights = balanced_class_weights(y, 2)
+    plain = LogisticRegression(C=1e6).fit(X, y)
+    weighted = LogisticRegression(C=1e6, class_weight={0: weights[0], 1: weights[1]}).fit(X, y)
+    counts = np.bincount(y).astype(float)
+    threshold = prior_shift_threshold(prior_shift_factor(weights * counts, counts, 1))
+    X_new = rng.normal(size=(5000, 2)) + 1.5 * (rng.random(5000) < 0.1)[:, None]
+    corrected = decide(weighted.predict_proba(X_new), 1, threshold)
+    reference = plain.predict_proba(X_new).argmax(axis=1)
+    assert (decide(weighted.predict_proba(X_new), 1, None) != reference).mean() > 0.05  # weighting moved many decisions
+    assert (corrected == reference).mean() > 0.995
+
+
+def test_matched_prior_factor_recovers_a_known_shift_without_labels():
+    from shipyard.evaluation.threshold import deweight, matched_prior_factor
+
+    rng = np.random.default_rng(1)
+    p = rng.beta(0.3, 3.0, size=4000)  # calibrated-looking posteriors of a rare class
+    prior = float(p.mean())
+    odds_w = 6.0 * p / (1 - p)
+    p_w = odds_w / (1 + odds_w)
+    proba = np.column_stack([1 - p_w, p_w])
+    factor = matched_prior_factor(proba, 1, prior)
+    assert factor == pytest.approx(6.0, rel=1e-6)
+    np.testing.assert_allclose(deweight(proba, factor, 1), p, atol=1e-9)
+    assert matched_prior_factor(proba, 1, prior / 2) > factor  # a rarer prior needs a larger correction
