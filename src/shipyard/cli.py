@@ -171,7 +171,12 @@ def _print_imbalance(metrics: dict[str, Any]) -> None:
     if decision:
         out.print(
             f"decision threshold: predict '{decision['positive_label']}' when p >= {decision['threshold']:.4f} "
-            f"(tuned for {decision['objective']} on {decision['validation_rows']} validation rows; stored in the bundle)"
+            + (
+                f"(objective {decision['objective']}: prior-shift factor {decision['prior_shift_factor']:.3g}, "
+                f"target {decision['target_on_unweighted_posterior']:.3g} on the unweighted posterior; stored in the bundle)"
+                if "prior_shift_factor" in decision
+                else f"(tuned for {decision['objective']} on {decision['validation_rows']} validation rows; stored in the bundle)"
+            )
         )
 
 

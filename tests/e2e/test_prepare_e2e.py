@@ -35,7 +35,7 @@ def clinic_run(tmp_path_factory):
     return run_example("clinic.yaml", tmp_path_factory)
 
 
-def test_imbalanced_example_reports_balanced_metrics_and_a_tuned_threshold(imbalanced_run):
+def test_imbalanced_example_reports_balanced_metrics_and_a_prior_shift_threshold(imbalanced_run):
     metrics = imbalanced_run.metrics
     assert metrics["imbalance_ratio"] > 3
     assert set(metrics["per_class_recall"]) == {"benign", "malignant"}
@@ -43,7 +43,8 @@ def test_imbalanced_example_reports_balanced_metrics_and_a_tuned_threshold(imbal
     # Per-epoch progress and history use balanced accuracy, not plain accuracy.
     assert "val_balanced_accuracy" in imbalanced_run.history[0] and "val_accuracy" not in imbalanced_run.history[0]
     decision = metrics["decision"]
-    assert decision["objective"] == "f1" and 0.0 < decision["threshold"] < 1.0
+    assert decision["objective"] == "prior_shift_matched" and 0.5 < decision["threshold"] < 1.0
+    assert decision["prior_shift_factor"] > 1.0  # the balanced weights raised the minority's odds; the threshold undoes it
     profile = json.loads((imbalanced_run.path / "data_profile.json").read_text())
     assert any(f["code"] == "class_imbalance" for f in profile["findings"])
     recipe = json.loads(json.dumps(__import__("yaml").safe_load((imbalanced_run.path / "recipe.yaml").read_text())))
