@@ -112,7 +112,7 @@ class PrepareSpec(Section):
 
 
 class ThresholdSpec(Section):
-    """Decision-threshold tuning on the validation split (binary tasks)."""
+    """Decision threshold on the positive class's probability (binary tasks): tuned on validation, or undoing a prior shift."""
 
     objective: Literal["none", "f1", "recall", "prior_shift", "prior_shift_f1", "prior_shift_f1_plugin", "prior_shift_matched", "prior_shift_matched_f1_plugin"] = Field(
         "none",
@@ -122,7 +122,9 @@ class ThresholdSpec(Section):
             "on the weighted network's probability that is 0.5 on the unweighted posterior. 'prior_shift_f1': the "
             "same correction aimed at F*/2, the F1-optimal threshold of a calibrated classifier (Lipton, Elkan & "
             "Naryanaswamy 2014), F* the best validation F1; 'prior_shift_f1_plugin': F* estimated from the "
-            "de-weighted validation probabilities without labels."
+            "de-weighted validation probabilities without labels. 'prior_shift_matched': the shift is measured, as the "
+            "factor whose de-weighted validation probabilities average to the training prior (Saerens, Latinne & "
+            "Decaestecker 2002); '_f1_plugin' aims it at the plug-in F*/2."
         ),
     )
     target_recall: float = Field(0.9, gt=0.0, le=1.0, description="objective 'recall': the validation recall to reach.")

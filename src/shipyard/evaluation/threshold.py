@@ -1,8 +1,10 @@
-"""Decision-threshold tuning on the validation split (binary tasks).
+"""Decision thresholds for binary tasks: tuned on the validation split, or undoing a prior shift.
 
 The network is trained on the training split; the threshold on the positive
-class's probability is then chosen on validation rows only, stored in the
-bundle manifest, and applied by the predictor and the server.
+class's probability is then chosen on validation rows only (``tune_threshold``)
+or computed from the prior shift that class weights or resampling cause
+(``prior_shift_factor``, ``matched_prior_factor``, ``prior_shift_threshold``),
+stored in the bundle manifest, and applied by the predictor and the server.
 """
 
 from __future__ import annotations
