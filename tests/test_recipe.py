@@ -64,6 +64,11 @@ def test_split_must_leave_training_rows():
     assert "data.split: validation + test must be < 0.9" in _error(raw)
 
 
+def test_integer_positive_class_means_that_label():
+    raw = {**MINIMAL, "data": {**MINIMAL["data"], "positive_class": 1}}
+    assert recipe_from_dict(raw).data.positive_class == "1"
+
+
 def test_load_recipe_file_errors(tmp_path):
     with pytest.raises(RecipeError, match="recipe file not found"):
         load_recipe(tmp_path / "missing.yaml")

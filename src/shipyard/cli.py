@@ -214,18 +214,17 @@ def validate(recipe: Path = typer.Argument(..., help="Recipe YAML file.")) -> No
     """Check a recipe and its data; print the recipe with every default filled in."""
     import yaml
 
+    from shipyard.pipeline import check_inputs
     from shipyard.recipe import load_recipe
-    from shipyard.stages.prepare import load_and_split
-    from shipyard.training.device import resolve_device
 
     parsed = load_recipe(recipe)
+    prepared = check_inputs(parsed)
     out.print(yaml.safe_dump(parsed.resolved(), sort_keys=False), end="", highlight=False, markup=False)
-    prepared = load_and_split(parsed)
-    resolve_device(parsed.train.device)
     sizes = prepared.split.sizes()
+    target = "a numeric target" if parsed.task == "regression" else f"{len(prepared.labels)} classes"
     err.print(
         f"{recipe}: valid; {len(prepared.frame)} rows, {len(prepared.features)} feature columns, "
-        f"{len(prepared.labels)} classes; split {sizes['train']}/{sizes['validation']}/{sizes['test']}",
+        f"{target}; split {sizes['train']}/{sizes['validation']}/{sizes['test']}",
         highlight=False,
     )
 
@@ -235,7 +234,7 @@ def validate(recipe: Path = typer.Argument(..., help="Recipe YAML file.")) -> No
 def serve(
     path: Path = typer.Argument(..., help="Run directory or bundle folder."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8000, help="TCP port."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
 ) -> None:
     """Serve a bundle over HTTP (FastAPI + uvicorn, onnxruntime only)."""
     import socket

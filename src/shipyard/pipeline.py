@@ -26,7 +26,12 @@ from shipyard.stages.calibrate import calibrate
 from shipyard.stages.evaluate import evaluate
 from shipyard.stages.explain import WEIGHTS, check_explain, explain_run
 from shipyard.stages.export import export
-from shipyard.stages.prepare import data_summary, fit_preprocessing, load_and_split
+from shipyard.stages.prepare import (
+    Prepared,
+    data_summary,
+    fit_preprocessing,
+    load_and_split,
+)
 from shipyard.stages.train import train
 from shipyard.tracking import Tracker
 from shipyard.training.device import resolve_device
@@ -58,6 +63,30 @@ class RunResult:
     history: list[dict[str, float]]
     model_version: str | None = None
     seconds: float = 0.0
+
+
+def check_inputs(recipe: Recipe) -> Prepared:
+    """Every check that can fail on the user's input, before a run directory exists.
+
+    Loads, profiles and splits the data, and checks the device, the
+    cross-validation settings and ``explain.row``. ``shipyard validate`` runs
+    exactly this.
+
+    Returns
+    -------
+    Prepared
+        The loaded and split data, ready for the prepare stage.
+
+    Raises
+    ------
+    ShipyardError
+        Naming the file, key or column at fault.
+    """
+    prepared = load_and_split(recipe)
+    resolve_device(recipe.train.device)
+    check_cv(recipe, prepared)
+    check_explain(recipe, prepared)
+    return prepared
 
 
 def run(
@@ -97,12 +126,9 @@ def run(
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     console = console or Console(stderr=True, quiet=not progress, log_path=False)
-    prepared = load_and_split(recipe)
-    resolve_device(recipe.train.device)
+    prepared = check_inputs(recipe)
     tracker = Tracker(enabled=track)
     tracker.connect(recipe.name)
-    check_cv(recipe, prepared)
-    check_explain(recipe, prepared)
 
     run_dir = RunDir.create(runs_dir, recipe.name)
     run_dir.write_recipe(recipe.resolved())

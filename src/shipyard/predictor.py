@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError
-from shipyard.export.bundle import read_manifest
+from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, read_manifest
 from shipyard.schema import MISSING_CATEGORY, Column, coerce, onnx_feed
 
 
@@ -49,8 +50,6 @@ class Predictor:
         self.task = self.manifest.get("task", "classification")
         decision = self.manifest.get("decision") or {}
         self.threshold: float | None = decision.get("threshold")
-        positive = self.manifest.get("positive_label")
-        self.positive_index: int | None = [str(l) for l in self.labels].index(positive) if positive is not None else None
         if providers is None:
             available = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
@@ -58,6 +57,8 @@ class Predictor:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(self.path / self.manifest["model_file"]), options, providers=providers)
         self._check_manifest_matches_graph()
+        positive = self.manifest.get("positive_label")
+        self.positive_index: int | None = [str(label) for label in self.labels].index(positive) if positive is not None else None
 
     def _check_manifest_matches_graph(self) -> None:
         """The manifest is not hashed by itself; make sure it describes the graph it ships with."""
@@ -69,6 +70,16 @@ class Predictor:
                 f"{where}: its inputs do not match model.onnx's ({sorted(listed)} vs {sorted(graph_inputs)})",
                 "restore the original manifest or re-run the recipe",
             )
+        meta = self.session.get_modelmeta().custom_metadata_map
+        for key, listed_value in ((GRAPH_LABELS, json.dumps([str(label) for label in self.labels])), (GRAPH_TASK, self.task)):
+            if key in meta and meta[key] != listed_value:
+                raise BundleError(
+                    f"{where}: {key.split('.')[1]} {listed_value} differ from those recorded in model.onnx ({meta[key]})",
+                    "restore the original manifest or re-run the recipe",
+                )
+        positive = self.manifest.get("positive_label")
+        if positive is not None and positive not in [str(label) for label in self.labels]:
+            raise BundleError(f"{where}: positive_label {positive!r} is not one of the labels", "restore the original manifest")
         width = self.session.get_outputs()[0].shape[-1]
         if self.task == "classification" and isinstance(width, int) and width != len(self.labels):
             raise BundleError(

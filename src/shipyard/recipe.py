@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shipyard.errors import RecipeError
 
@@ -61,6 +68,12 @@ class DataSpec(Section):
         None, description="Label treated as positive in binary metrics; default: the last label in sorted order."
     )
     split: SplitSpec = Field(default_factory=SplitSpec)
+
+    @field_validator("positive_class", mode="before")
+    @classmethod
+    def _label_as_text(cls, value: Any) -> Any:
+        # Labels are compared as text: `positive_class: 1` means the label 1.
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
 class AugmentSpec(Section):

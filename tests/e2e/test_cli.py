@@ -80,6 +80,13 @@ def test_validate_checks_the_data_too(tmp_path):
     assert proc.returncode == 0 and "150 rows, 4 feature columns, 3 classes" in proc.stderr
 
 
+def test_validate_runs_the_same_checks_as_run(tmp_path):
+    write_recipe(tmp_path, "name: demo\ndata: {source: sklearn:iris, target: target}\nevaluate: {cv: 3, cv_group: site}\n")
+    assert_user_error(shipyard("validate", "recipe.yaml", cwd=tmp_path), "evaluate.cv_group: column 'site' not found")
+    write_recipe(tmp_path, "name: demo\ndata: {source: sklearn:iris, target: target}\nexplain: {row: 100000}\n")
+    assert_user_error(shipyard("validate", "recipe.yaml", cwd=tmp_path), "explain.row 100000 is out of range")
+
+
 def test_unusable_mlflow_store_fails_fast_and_writes_nothing(tmp_path):
     import socket
 

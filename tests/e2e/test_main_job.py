@@ -106,7 +106,8 @@ def test_edited_manifest_is_refused(breast_cancer_run, tmp_path):
     import shutil
 
     for edit, message in [
-        (lambda m: m["labels"].append("unsure"), "lists 3 labels but model.onnx outputs 2"),
+        (lambda m: m["labels"].append("unsure"), "labels .* differ from those recorded in model.onnx"),
+        (lambda m: m["labels"].reverse(), "labels \\[\"malignant\", \"benign\"\] differ from those recorded in model.onnx"),
         (lambda m: m["inputs"].pop(), "inputs do not match model.onnx's"),
     ]:
         copy = tmp_path / f"bundle{len(message)}"
@@ -116,6 +117,15 @@ def test_edited_manifest_is_refused(breast_cancer_run, tmp_path):
         (copy / "manifest.json").write_text(json.dumps(manifest))
         with pytest.raises(BundleError, match=message):
             shipyard.load(copy)
+
+
+def test_explain_falls_back_when_reduction_mixes_columns(tmp_path):
+    raw = _quick({"name": "pca", "data": {"source": "sklearn:wine", "target": "target"}, "prepare": {"reduce": {"method": "pca", "n_components": 4}}})
+    raw["explain"] = {"samples": 20, "background": 10, "permutation_repeats": 2}
+    result = shipyard.run(recipe_from_dict(raw), runs_dir=tmp_path, track=False, progress=False)
+    explained = json.loads((result.path / "explain.json").read_text())
+    assert "PermutationExplainer" in json.dumps(explained)
+    assert json.loads((result.path / "run.json").read_text())["status"] == "complete"
 
 
 def test_predict_accepts_a_mapping_of_columns(breast_cancer_run):

@@ -286,7 +286,9 @@ def _pii(present: pd.Series) -> str | None:
     if text.str.match(EMAIL).mean() >= 0.8:
         return "email"
     digits = text.str.count(r"\d")
-    if (text.str.match(PHONE) & digits.between(7, 15) & text.str.contains(r"[\s().+-]")).mean() >= 0.8:
+    # Dates and times (2020-01-31, 2020.01.31 12:00) share a phone number's digits and separators.
+    dates = text.str.match(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2})?)?$|^\d{1,2}[-./]\d{1,2}[-./]\d{4}$")
+    if (text.str.match(PHONE) & digits.between(7, 15) & text.str.contains(r"[\s().+-]") & ~dates).mean() >= 0.8:
         return "phone"
     return None
 
@@ -375,7 +377,7 @@ def _column_findings(name: str, stats: dict[str, Any], leakage_auc: float) -> li
             Finding(
                 "error",
                 "personal_data",
-                f"column '{name}' looks like personal data ({stats['pii']} addresses/numbers)",
+                f"column '{name}' looks like personal data ({ {'email': 'e-mail addresses', 'phone': 'phone numbers'}[stats['pii']] })",
                 "remove it from data.features; its values would end up in the bundle manifest",
                 name,
             )

@@ -39,6 +39,8 @@ def feature_to_column(preprocessor: ColumnTransformer, schema: list[Column], n_f
         the preprocessing mixes columns (e.g. PCA), so attributions cannot be
         summed back and a model-agnostic explainer on raw columns is needed.
     """
+    if not isinstance(preprocessor, ColumnTransformer):
+        return None  # e.g. a Pipeline ending in PCA or feature selection (prepare.reduce)
     index = {c.onnx_name: i for i, c in enumerate(schema)}
     mapping = np.zeros((n_features, len(schema)))
     for name, transformer, cols in preprocessor.transformers_:

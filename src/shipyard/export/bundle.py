@@ -19,6 +19,9 @@ from typing import Any
 from shipyard.errors import BundleError
 
 MANIFEST = "manifest.json"
+GRAPH_LABELS = "shipyard.labels"
+"""ONNX metadata key holding the class labels (JSON list of str), checked against the manifest on load."""
+GRAPH_TASK = "shipyard.task"
 FORMAT = "shipyard-bundle/1"
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
 
 from shipyard.errors import ShipyardError
-from shipyard.export.bundle import write_bundle
+from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, write_bundle
 from shipyard.export.onnx_graph import PREDICTION, PROBABILITIES, build_pipeline_onnx
 from shipyard.recipe import Recipe
 from shipyard.schema import onnx_feed
@@ -34,6 +36,8 @@ def export(recipe: Recipe, prepared: Prepared, model: torch.nn.Module, metrics: 
     n_features = prepared.X["train"].shape[1]
     regression = recipe.task == "regression"
     onnx_model = build_pipeline_onnx(prepared.preprocessor, prepared.schema, model, n_features, recipe.export.opset, recipe.task)
+    # The labels and task also travel inside the hashed graph, so an edited manifest cannot relabel the outputs.
+    onnx.helper.set_model_props(onnx_model, {GRAPH_LABELS: json.dumps([str(label) for label in prepared.labels]), GRAPH_TASK: recipe.task})
     payload = onnx_model.SerializeToString()
     session = ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
     test_input = prepared.model_input.iloc[prepared.split.test]
