@@ -273,6 +273,12 @@ def predict(
         raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
     predictor = Predictor(path)
     frame = load_table(str(data), role="the DATA argument")
+    for mixed in frame.attrs.get("reading", {}).get("mixed_types", []):
+        err.print(
+            f"warning: {data}: column '{mixed['column']}': {mixed['count']} value(s) that are not numbers read as missing "
+            f"(e.g. {mixed['examples']} in data rows {mixed['rows']})",
+            highlight=False,
+        )
     result = frame.copy()
     if predictor.task == "regression":
         result["prediction"] = predictor.predict_values(frame, source=str(data))

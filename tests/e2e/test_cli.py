@@ -144,6 +144,13 @@ def test_run_then_predict_csv(tmp_path):
         "column 'sepal width (cm)' must be numeric, got 'wide' in row 2",
     )
     assert not (tmp_path / "x.csv").exists()
+    mostly_numbers = load_iris(as_frame=True).data.head(40)
+    mostly_numbers["sepal width (cm)"] = mostly_numbers["sepal width (cm)"].astype(object)
+    mostly_numbers.loc[5, "sepal width (cm)"] = "abc"
+    mostly_numbers.to_csv(tmp_path / "mostly.csv", index=False)
+    proc = shipyard("predict", "runs/iris-cli/latest", "mostly.csv", "-o", "mostly_pred.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "column 'sepal width (cm)': 1 value(s) that are not numbers read as missing (e.g. ['abc'] in data rows [6])" in proc.stderr
     assert_user_error(shipyard("predict", "runs/nothing", "records.csv", "-o", "x.csv", cwd=tmp_path), "runs/nothing: no such file")
     assert_user_error(shipyard("predict", "runs/iris-cli/latest", "records.csv", "-o", "out", cwd=tmp_path), "--output out: is a folder")
     assert_user_error(

@@ -156,5 +156,7 @@ def leaderboard(
                 f"difference {spread}" + (" includes 0" if low == low else "") + "): the network does not measurably beat it."
             )
         else:
-            findings.append(f"The network beats the {title} baseline on {primary} ({net:.3f} vs {value:.3f}; difference {spread}).")
+            findings.append(
+                f"The network beats the {title} baseline on {primary} ({net:.3f} vs {value:.3f}; difference {spread}, negative favours the network)."
+            )
     return {"primary": primary, "models": models, "ranking": ranking, "comparisons": comparisons, "findings": findings}
