@@ -10,7 +10,6 @@ fitted on that fold's training rows only, exactly as in a normal run.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -108,7 +107,7 @@ def cross_validate(recipe: Recipe, prepared: Any) -> dict[str, Any]:
     DataError
         See :func:`cv_folds`; also when ``cv_group`` is not a column.
     """
-    from shipyard.stages.prepare import Prepared, fit_preprocessing
+    from shipyard.stages.prepare import fit_preprocessing
     from shipyard.stages.train import predict_proba_torch, predict_values_torch, train
     from shipyard.tracking import Tracker
 
@@ -122,10 +121,7 @@ def cross_validate(recipe: Recipe, prepared: Any) -> dict[str, Any]:
             train_rows, val_rows = train_test_split(rest, test_size=val_fraction, stratify=stratify, random_state=recipe.seed)
         except ValueError:
             train_rows, val_rows = train_test_split(rest, test_size=val_fraction, random_state=recipe.seed)
-        fold = Prepared(
-            prepared.frame, prepared.features, copy.deepcopy(prepared.schema), prepared.labels, prepared.positive_index,
-            Split(np.sort(train_rows), np.sort(val_rows), np.sort(test)), prepared.y, model_input=prepared.model_input,
-        )
+        fold = prepared.with_split(Split(np.sort(train_rows), np.sort(val_rows), np.sort(test)))
         fit_preprocessing(recipe, fold)  # refitted on this fold's training rows only
         model, result = train(recipe, fold, Tracker(enabled=False), progress=False)
         y_test = prepared.y[fold.split.test]

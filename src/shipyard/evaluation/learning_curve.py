@@ -9,7 +9,6 @@ stable gap suggests variance (overfitting) rather than bias.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ def learning_curve(recipe: Recipe, prepared: Any, fractions: list[float]) -> dic
         ``points``: per fraction ``fraction``, ``train_rows``, ``train`` and
         ``validation`` scores.
     """
-    from shipyard.stages.prepare import Prepared, fit_preprocessing
+    from shipyard.stages.prepare import fit_preprocessing
     from shipyard.stages.train import predict_proba_torch, predict_values_torch, train
     from shipyard.tracking import Tracker
 
@@ -57,10 +56,7 @@ def learning_curve(recipe: Recipe, prepared: Any, fractions: list[float]) -> dic
                 subset, _ = train_test_split(train_rows, train_size=size, stratify=stratify, random_state=recipe.seed)
             except ValueError:
                 subset, _ = train_test_split(train_rows, train_size=size, random_state=recipe.seed)
-        part = Prepared(
-            prepared.frame, prepared.features, copy.deepcopy(prepared.schema), prepared.labels, prepared.positive_index,
-            Split(np.sort(subset), prepared.split.validation, prepared.split.test), prepared.y, model_input=prepared.model_input,
-        )
+        part = prepared.with_split(Split(np.sort(subset), prepared.split.validation, prepared.split.test))
         fit_preprocessing(recipe, part)
         model, _ = train(recipe, part, Tracker(enabled=False), progress=False)
         scores = {}

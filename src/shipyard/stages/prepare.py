@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,13 @@ class Prepared:
     X_fit: np.ndarray | None = None
     y_fit: np.ndarray | None = None
     steps: dict[str, Any] = field(default_factory=dict)
+
+    def with_split(self, split: Split) -> "Prepared":
+        """The same loaded data over another split, with nothing fitted yet (for CV folds and learning curves)."""
+        return Prepared(
+            self.frame, self.features, copy.deepcopy(self.schema), self.labels, self.positive_index, split, self.y,
+            model_input=self.model_input,
+        )
 
 
 def load_and_split_regression(recipe: Recipe, frame: pd.DataFrame) -> Prepared:
