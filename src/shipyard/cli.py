@@ -280,14 +280,14 @@ def predict(
             highlight=False,
         )
     result = frame.copy()
+    predicted, notes = predictor.predict_with_warnings(frame, source=str(data))
     if predictor.task == "regression":
-        result["prediction"] = predictor.predict_values(frame, source=str(data))
+        result["prediction"] = predicted
     else:
-        proba = predictor.predict_proba(frame, source=str(data))
-        result["prediction"] = [predictor.labels[i] for i in predictor.decide(proba)]
+        result["prediction"] = [predictor.labels[i] for i in predictor.decide(predicted)]
         for j, label in enumerate(predictor.labels):
-            result[f"proba_{label}"] = proba[:, j]
-    for note in predictor.unseen_categories(frame):
+            result[f"proba_{label}"] = predicted[:, j]
+    for note in notes:
         err.print(f"warning: {data}: {note}", highlight=False)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")

@@ -114,10 +114,7 @@ class Predictor:
         """
         if self.task == "regression":
             raise InputError(f"{self.path}: a regression model has no class probabilities", "call predict() for the predicted values")
-        frame = _as_frame(data, source)
-        feed = onnx_feed(coerce(frame, self.schema, source), self.schema)
-        (proba,) = self.session.run(["probabilities"], feed)
-        return proba
+        return self._run(self._model_input(data, source), "probabilities")
 
     def predict_values(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Predicted values of a regression bundle.
@@ -134,9 +131,37 @@ class Predictor:
         """
         if self.task != "regression":
             raise InputError(f"{self.path}: a classification model predicts labels, not values", "call predict() or predict_proba()")
-        frame = _as_frame(data, source)
-        (values,) = self.session.run(["prediction"], onnx_feed(coerce(frame, self.schema, source), self.schema))
-        return values.reshape(-1)
+        return self._run(self._model_input(data, source), "prediction").reshape(-1)
+
+    def predict_with_warnings(
+        self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input"
+    ) -> tuple[np.ndarray, list[str]]:
+        """The model's output and the unseen-category warnings, coercing the records once.
+
+        Returns
+        -------
+        output : ndarray
+            Probabilities of shape (n_rows, n_classes) for classification,
+            values of shape (n_rows,) for regression.
+        warnings : list of str
+            As :meth:`unseen_categories`.
+
+        Raises
+        ------
+        InputError
+            As :meth:`predict_proba`.
+        """
+        model_input = self._model_input(data, source)
+        if self.task == "regression":
+            return self._run(model_input, "prediction").reshape(-1), self._unseen(model_input)
+        return self._run(model_input, "probabilities"), self._unseen(model_input)
+
+    def _model_input(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
+        return coerce(_as_frame(data, source), self.schema, source)
+
+    def _run(self, model_input: pd.DataFrame, output: str) -> np.ndarray:
+        (result,) = self.session.run([output], onnx_feed(model_input, self.schema))
+        return result
 
     def predict(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Most probable label for each record.
@@ -172,8 +197,9 @@ class Predictor:
         list of str
             One message per (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3)"``.
         """
-        frame = _as_frame(data, "input")
-        model_input = coerce(frame, self.schema)
+        return self._unseen(self._model_input(data, "input"))
+
+    def _unseen(self, model_input: pd.DataFrame) -> list[str]:
         notes = []
         for col in self.schema:
             if col.kind != "categorical":

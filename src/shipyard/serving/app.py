@@ -8,7 +8,7 @@ module never imports torch.
 
 # No `from __future__ import annotations`: FastAPI must see the request model built at run time.
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -112,11 +112,11 @@ def create_app(path: str | Path) -> FastAPI:
         detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": detail})
 
-    def run_model(request: BaseModel, predict_fn: Callable[..., Any]) -> tuple[Any, list[str]]:
+    def run_model(request: BaseModel) -> tuple[Any, list[str]]:
         """Records → model output and unseen-category warnings; input the schema cannot catch becomes a 422."""
         records = [r.model_dump(by_alias=True) for r in request.records]
         try:
-            return predict_fn(records, source="request"), predictor.unseen_categories(records)
+            return predictor.predict_with_warnings(records, source="request")
         except InputError as exc:
             raise HTTPException(status_code=422, detail=exc.one_line()) from None
 
@@ -124,14 +124,14 @@ def create_app(path: str | Path) -> FastAPI:
 
         @app.post("/v1/predict", response_model=RegressionResponse)
         def predict_values(request: request_model) -> RegressionResponse:  # type: ignore[valid-type]
-            values, warnings = run_model(request, predictor.predict_values)
+            values, warnings = run_model(request)
             return RegressionResponse(predictions=[float(v) for v in values], model=manifest["name"], warnings=warnings)
 
     else:
 
         @app.post("/v1/predict", response_model=PredictResponse)
         def predict(request: request_model) -> PredictResponse:  # type: ignore[valid-type]
-            proba, warnings = run_model(request, predictor.predict_proba)
+            proba, warnings = run_model(request)
             return PredictResponse(
                 labels=[predictor.labels[i] for i in predictor.decide(proba)],
                 probabilities=[dict(zip(names, map(float, row))) for row in proba],
