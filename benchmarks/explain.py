@@ -29,7 +29,8 @@ def main() -> int:
     from shipyard.pipeline import run
     from shipyard.recipe import load_recipe
     from shipyard.rundir import RunDir
-    from shipyard.stages.explain import explain_bundle, load_run_network, network_model
+    from shipyard.stages import RunContext
+    from shipyard.stages.explain import explain_bundle, network_model
 
     console = Console(width=130)
     table = Table(title=f"explain stage on {ROWS} rows (seconds; target < 30 s)")
@@ -40,7 +41,8 @@ def main() -> int:
             recipe = load_recipe(ROOT / "examples" / f"{name}.yaml")
             recipe.explain.enabled = False
             result = run(recipe, runs_dir=tmp, track=False, progress=False)
-            recipe, prepared, network = load_run_network(RunDir(result.path))
+            ctx = RunContext.from_run(RunDir(result.path))
+            recipe, prepared, network = ctx.recipe, ctx.data, ctx.network
             rng = np.random.default_rng(0)
             rows = rng.choice(len(prepared.frame), size=ROWS, replace=len(prepared.frame) < ROWS)
             data = prepared.model_input.iloc[rows]

@@ -31,11 +31,11 @@ from rich.table import Table
 from sklearn import metrics as skm
 
 from shipyard.decision import decide
+from shipyard.evaluation.threshold import choose_threshold
 from shipyard.recipe import load_recipe
-from shipyard.stages.evaluate import decision_threshold
 from shipyard.stages.prepare import fit_preprocessing, load_and_split
-from shipyard.stages.train import predict_proba_torch, train
-from shipyard.tracking import Tracker
+from shipyard.tasks import get_task
+from shipyard.training.fit import train_network
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -77,12 +77,14 @@ def score(config: dict, seed: int) -> dict[str, float]:
     recipe = recipe.model_validate(raw | {"base_dir": recipe.base_dir})
     prepared = load_and_split(recipe)
     fit_preprocessing(recipe, prepared)
-    model, _ = train(recipe, prepared, Tracker(enabled=False), progress=False)
-    decision = decision_threshold(recipe, prepared, model)
-    threshold = None if decision is None else decision["threshold"]
+    model, _ = train_network(recipe, prepared)
+    task = get_task(recipe.task)
     pos = prepared.positive_index
+    threshold = None
+    if recipe.imbalance.threshold.objective != "none":
+        threshold = choose_threshold(recipe, prepared, task.predict(model, prepared.X["validation"]))["threshold"]
     y = prepared.y[prepared.split.test] == pos
-    proba = predict_proba_torch(model, prepared.X["test"])
+    proba = task.predict(model, prepared.X["test"])
     pred = decide(proba, pos, threshold) == pos
     return {
         "recall": float(skm.recall_score(y, pred, zero_division=0)),

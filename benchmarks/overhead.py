@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    from shipyard.evaluation.leaderboard import fit_baselines
     from shipyard.pipeline import run
     from shipyard.recipe import load_recipe
     from shipyard.report import build_report
     from shipyard.stages.evaluate import assess
     from shipyard.stages.prepare import fit_preprocessing, load_and_split
+    from shipyard.tasks import get_task
 
     console = Console(width=130)
     table = Table(title="overhead on a whole run (seconds; fraction of the run)")
@@ -50,12 +50,13 @@ def main() -> int:
                 y = y.astype(np.int64) if np.issubdtype(y.dtype, np.integer) else y
             pos = None if recipe.task == "regression" or result.metrics.get("positive_label") is None else result.metrics["labels"].index(result.metrics["positive_label"])
             tic = time.perf_counter()
-            assess(recipe, recipe.task, y, predictions, pos)
+            task = get_task(recipe.task)
+            assess(recipe, task, y, predictions, pos)
             boot = time.perf_counter() - tic
             prepared = load_and_split(recipe)
             fit_preprocessing(recipe, prepared)
             tic = time.perf_counter()
-            fit_baselines(recipe.task, prepared.X["train"], prepared.y[prepared.split.train], prepared.X["test"], recipe.seed, len(prepared.labels) or None)
+            task.baselines(prepared.X["train"], prepared.y[prepared.split.train], prepared.X["test"], recipe.seed, prepared)
             base = time.perf_counter() - tic
             tic = time.perf_counter()
             build_report(result.path)

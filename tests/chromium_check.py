@@ -36,7 +36,8 @@ window.addEventListener('load', function () {
   var sections = Array.from(document.querySelectorAll('section.report-section')).map(function (s) {
     var heading = s.querySelector('h2');
     var body = s.innerText.length - (heading ? heading.innerText.length : 0);
-    return {id: s.id, title: heading ? heading.innerText : '', text: body, items: s.querySelectorAll('img,table,p,pre').length};
+    return {id: s.id, title: heading ? heading.innerText : '', text: body, items: s.querySelectorAll('img,table,p,pre').length,
+            failed: s.dataset.failed === 'true' || s.classList.contains('section-failed')};
   });
   var out = document.createElement('pre');
   out.id = '__probe';
@@ -80,8 +81,9 @@ def probe(html_file: Path) -> dict:
 
 
 def problems(result: dict) -> list[str]:
-    """Broken images and empty sections found by :func:`probe`, one message each."""
+    """Broken images, failed sections and empty sections found by :func:`probe`, one message each."""
     out = [f"image {i['index']} in section {i['section']!r} did not load" for i in result["images"] if not i["ok"]]
+    out += [f"section {s['id']!r} failed to build" for s in result["sections"] if s.get("failed")]
     out += [f"section {s['id']!r} is empty" for s in result["sections"] if s["text"] < 20 or s["items"] == 0]
     if not result["sections"]:
         out.append("the page has no sections")

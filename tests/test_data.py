@@ -71,10 +71,19 @@ def test_target_absent_lists_columns():
         select_columns(frame, "label", None, "d.csv")
 
 
+def _read_target(frame: pd.DataFrame, task: str = "classification"):
+    """The task's own check of the target column (what select_columns leaves to the task)."""
+    from shipyard.recipe import recipe_from_dict
+    from shipyard.tasks import get_task
+
+    recipe = recipe_from_dict({"name": "x", "task": task, "data": {"source": "d.csv", "target": "y"}})
+    return get_task(task).read_target(frame["y"], recipe)
+
+
 def test_single_class_target():
     frame = pd.DataFrame({"a": [1, 2, 3], "y": ["yes", "yes", "yes"]})
     with pytest.raises(DataError, match="single class \\('yes'\\)"):
-        select_columns(frame, "y", None, "d.csv")
+        _read_target(frame)
 
 
 def test_entirely_empty_feature_column():
@@ -105,4 +114,5 @@ def test_split_refuses_a_class_too_small():
 def test_continuous_target_is_refused_for_classification():
     frame = pd.DataFrame({"a": range(50), "y": np.linspace(0.5, 99.3, 50)})
     with pytest.raises(DataError, match="target column 'y' holds continuous values \\(50 distinct"):
-        select_columns(frame, "y", None, "d.csv")
+        _read_target(frame)
+    assert _read_target(frame, "regression").y.dtype == np.float64

@@ -19,6 +19,7 @@ from shipyard.evaluation.curves import (
 )
 from shipyard.evaluation.diagnosis import diagnose
 from shipyard.evaluation.leaderboard import leaderboard
+from shipyard.tasks import get_task
 
 
 def _softmax(z):
@@ -71,12 +72,12 @@ def test_leaderboard_says_when_a_baseline_is_as_good_or_better():
     poor = np.where(rng.random(n) < 0.6, y, 1 - y)  # 60% right
     onehot = lambda pred: np.column_stack([1 - pred, pred]).astype(float) * 0.8 + 0.1  # noqa: E731
     W = resample_weights(n, 500, 0)
-    board = leaderboard("classification", y, {"network": onehot(poor), "hist_gradient_boosting": onehot(good), "dummy": onehot(poor)}, W)
+    board = leaderboard(get_task("classification"), y, {"network": onehot(poor), "hist_gradient_boosting": onehot(good), "dummy": onehot(poor)}, W)
     assert board["ranking"][0] == "hist_gradient_boosting"
     assert board["comparisons"]["hist_gradient_boosting"]["verdict"] == "better"
     assert board["comparisons"]["dummy"]["verdict"] == "as good"
     assert any("better than the network" in f for f in board["findings"])
-    board = leaderboard("classification", y, {"network": onehot(good), "dummy": onehot(poor)}, W)
+    board = leaderboard(get_task("classification"), y, {"network": onehot(good), "dummy": onehot(poor)}, W)
     assert board["comparisons"]["dummy"]["verdict"] == "worse"
     assert board["models"]["network"]["accuracy"]["low"] < board["models"]["network"]["accuracy"]["value"]
 
@@ -105,7 +106,7 @@ def test_diagnosis_finds_rising_validation_loss_and_large_gap():
 def test_leaderboard_without_bootstrap_compares_point_estimates():
     y = np.array([0, 1] * 10)
     good = np.column_stack([1 - y * 0.8 - 0.1, y * 0.8 + 0.1])
-    board = leaderboard("classification", y, {"network": np.full((20, 2), 0.5), "logistic_regression": good}, resample_weights(20, 0, 0))
+    board = leaderboard(get_task("classification"), y, {"network": np.full((20, 2), 0.5), "logistic_regression": good}, resample_weights(20, 0, 0))
     assert board["comparisons"]["logistic_regression"]["verdict"] == "better"
     assert np.isnan(board["models"]["network"]["accuracy"]["low"])
     assert "no bootstrap interval" in board["findings"][0]

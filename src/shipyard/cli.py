@@ -61,15 +61,20 @@ def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 @app.command()
 @_user_errors
 def run(
-    recipe: Path = typer.Argument(..., help="Recipe YAML file."),
+    recipe: Path = typer.Argument(None, help="Recipe YAML file (not needed with --resume)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Root folder of run directories."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log to MLflow and register the bundle."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    resume: Path = typer.Option(None, "--resume", help="An interrupted run directory: continue its training from the last checkpoint."),
 ) -> None:
-    """Run a recipe: prepare, train, evaluate, export."""
+    """Run a recipe: prepare, train, calibrate, evaluate, export, explain, report."""
     from shipyard.pipeline import run as run_pipeline
 
-    result = run_pipeline(recipe, runs_dir=runs_dir, track=track, progress=not quiet)
+    if recipe is None and resume is None:
+        raise ShipyardError("missing argument RECIPE", "pass a recipe file, or --resume RUN to continue an interrupted run")
+    if recipe is not None and resume is not None:
+        raise ShipyardError("give either RECIPE or --resume RUN, not both", "a resumed run uses the recipe saved in its run directory")
+    result = run_pipeline(recipe, runs_dir=runs_dir, track=track, progress=not quiet, resume=resume)
     metrics = result.metrics
     _print_metrics(metrics)
     if "confusion_matrix" in metrics:
@@ -221,7 +226,7 @@ def validate(recipe: Path = typer.Argument(..., help="Recipe YAML file.")) -> No
     prepared = check_inputs(parsed)
     out.print(yaml.safe_dump(parsed.resolved(), sort_keys=False), end="", highlight=False, markup=False)
     sizes = prepared.split.sizes()
-    target = "a numeric target" if parsed.task == "regression" else f"{len(prepared.labels)} classes"
+    target = f"{len(prepared.labels)} classes" if prepared.labels else "a numeric target"
     err.print(
         f"{recipe}: valid; {len(prepared.frame)} rows, {len(prepared.features)} feature columns, "
         f"{target}; split {sizes['train']}/{sizes['validation']}/{sizes['test']}",
@@ -281,12 +286,9 @@ def predict(
         )
     result = frame.copy()
     predicted, notes = predictor.predict_with_warnings(frame, source=str(data))
-    if predictor.task == "regression":
-        result["prediction"] = predicted
-    else:
-        result["prediction"] = [predictor.labels[i] for i in predictor.decide(predicted)]
-        for j, label in enumerate(predictor.labels):
-            result[f"proba_{label}"] = predicted[:, j]
+    result["prediction"] = predictor.decisions(predicted)
+    for j, label in enumerate(predictor.labels):  # class probabilities (none for regression)
+        result[f"proba_{label}"] = predicted[:, j]
     for note in notes:
         err.print(f"warning: {data}: {note}", highlight=False)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -318,15 +320,9 @@ def explain(
 ) -> None:
     """Explain a model: SHAP values, permutation importance and a surrogate tree."""
     from shipyard.export.bundle import read_manifest
-    from shipyard.report import build_report
     from shipyard.rundir import resolve_run
-    from shipyard.stages.explain import (
-        EXPLAIN,
-        explain_bundle,
-        explain_run,
-        load_run_network,
-        write_explain,
-    )
+    from shipyard.stages import RunContext, get_stage
+    from shipyard.stages.explain import EXPLAIN, explain_bundle, explain_run, write_explain
 
     parsed = None
     if record is not None:
@@ -347,14 +343,14 @@ def explain(
             raise ShipyardError(f"{path}: a bundle holds no data to explain", "pass --data FILE (and --target COLUMN for permutation importance)") from None
     if run_dir is not None:
         read_manifest(run_dir.path)  # refuse a run whose bundle was modified
-        recipe, prepared, network = load_run_network(run_dir)
+        ctx = RunContext.from_run(run_dir)  # the checkpoint's network and the saved preparation: nothing refitted
         if samples is not None:
-            recipe.explain.samples = samples
-        result = explain_run(recipe, prepared, network, run_dir, row, parsed)
+            ctx.recipe.explain.samples = samples
+        result = explain_run(ctx, row, parsed)
         written = run_dir.path / EXPLAIN
         if output is not None:
             written = write_explain(output, result)
-        build_report(run_dir.path)
+        get_stage("report").run(ctx)
     else:
         result = explain_bundle(path, data, target, row or 0, samples or 200)
         written = write_explain(output or Path(EXPLAIN), result)

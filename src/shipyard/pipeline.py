@@ -1,40 +1,32 @@
 """Run a recipe's stages in order over one run directory.
 
-prepare → train → evaluate → export. Inputs are checked before the run
-directory is created, so bad data or a bad recipe leaves nothing behind; a run
-that fails later is kept with ``status: failed`` and never becomes ``latest``.
+The stages are those registered in :mod:`shipyard.stages` (prepare → train →
+calibrate → evaluate → export → explain → report). Every stage's
+:meth:`~shipyard.stages.base.Stage.check` runs before the run directory is
+created, so bad data or a bad recipe leaves nothing behind; a run that fails
+later is kept with ``status: failed`` and never becomes ``latest``.
+``run(..., resume=RUN)`` continues an interrupted run in its own directory
+from its last checkpoint.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from rich.console import Console
 
-from shipyard.data.profile import profile_tables
-from shipyard.evaluation.cv import check_cv, cross_validate
-from shipyard.evaluation.diagnosis import diagnose
-from shipyard.evaluation.learning_curve import learning_curve
-from shipyard.recipe import Recipe, load_recipe
-from shipyard.report import build_report
-from shipyard.rundir import RunDir
-from shipyard.stages.calibrate import calibrate
-from shipyard.stages.evaluate import evaluate
-from shipyard.stages.explain import WEIGHTS, check_explain, explain_run
-from shipyard.stages.export import export
-from shipyard.stages.prepare import (
-    Prepared,
-    data_summary,
-    fit_preprocessing,
-    load_and_split,
-)
-from shipyard.stages.train import train
+from shipyard.data.preparation import load_and_split
+from shipyard.data.prepared import Prepared
+from shipyard.errors import ShipyardError
+from shipyard.recipe import Recipe, load_recipe, recipe_from_dict
+from shipyard.rundir import RunDir, resolve_run
+from shipyard.stages.base import RunContext, stages
 from shipyard.tracking import Tracker
-from shipyard.training.device import resolve_device
 
 
 @dataclass
@@ -68,9 +60,9 @@ class RunResult:
 def check_inputs(recipe: Recipe) -> Prepared:
     """Every check that can fail on the user's input, before a run directory exists.
 
-    Loads, profiles and splits the data, and checks the device, the
-    cross-validation settings and ``explain.row``. ``shipyard validate`` runs
-    exactly this.
+    Loads, profiles and splits the data (the same path for every task), then
+    runs each enabled stage's ``check`` (device, cross-validation, explain
+    row, ...). ``shipyard validate`` runs exactly this.
 
     Returns
     -------
@@ -82,26 +74,40 @@ def check_inputs(recipe: Recipe) -> Prepared:
     ShipyardError
         Naming the file, key or column at fault.
     """
-    prepared = load_and_split(recipe)
-    resolve_device(recipe.train.device)
-    check_cv(recipe, prepared)
-    check_explain(recipe, prepared)
-    return prepared
+    data = load_and_split(recipe)
+    for stage in stages():
+        if stage.enabled(recipe):
+            stage.check(recipe, data)
+    return data
+
+
+def _resumed(resume: str | Path) -> tuple[RunDir, Recipe]:
+    """The run to resume and its recipe (relative data paths from the recipe's original folder)."""
+    import yaml
+
+    run = resolve_run(resume)
+    record = run.read_json("run.json")
+    if record.get("status") == "complete":
+        raise ShipyardError(f"{run.path}: the run is complete; nothing to resume", "start a new run with 'shipyard run RECIPE'")
+    raw = run.path / "recipe.yaml"
+    recipe = recipe_from_dict(yaml.safe_load(raw.read_text(encoding="utf-8")), source=str(raw), base_dir=Path(record.get("recipe_dir") or Path.cwd()))
+    return run, recipe
 
 
 def run(
-    recipe: Recipe | str | Path,
+    recipe: Recipe | str | Path | None = None,
     runs_dir: str | Path = "runs",
     track: bool = True,
     progress: bool = True,
     console: Console | None = None,
+    resume: str | Path | None = None,
 ) -> RunResult:
-    """Run a recipe end to end: prepare, train, evaluate, export.
+    """Run a recipe end to end: every registered stage, in order.
 
     Parameters
     ----------
-    recipe : Recipe, str or Path
-        A validated recipe or the path of a recipe YAML file.
+    recipe : Recipe, str or Path, optional
+        A validated recipe or the path of a recipe YAML file; not needed with ``resume``.
     runs_dir : str or Path
         Root of run directories (``<runs_dir>/<name>/<timestamp>``).
     track : bool
@@ -110,6 +116,10 @@ def run(
         Show progress bars and stage messages.
     console : rich.console.Console, optional
         Where messages go.
+    resume : str or Path, optional
+        An interrupted run directory: continue it from its last checkpoint
+        (same split and preprocessing, optimizer, schedule, early-stopping
+        state and random-number generators), then run the remaining stages.
 
     Returns
     -------
@@ -123,61 +133,47 @@ def run(
         model fails the parity check (the run is kept with status "failed").
     """
     start = time.perf_counter()
-    if not isinstance(recipe, Recipe):
+    run_dir = None
+    if resume is not None:
+        run_dir, recipe = _resumed(resume)
+    elif recipe is None:
+        raise ShipyardError("no recipe given", "pass a recipe file, or resume=RUN")
+    elif not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     console = console or Console(stderr=True, quiet=not progress, log_path=False)
-    prepared = check_inputs(recipe)
+    data = check_inputs(recipe)
     tracker = Tracker(enabled=track)
     tracker.connect(recipe.name)
 
-    run_dir = RunDir.create(runs_dir, recipe.name)
-    run_dir.write_recipe(recipe.resolved())
+    if run_dir is None:
+        run_dir = RunDir.create(runs_dir, recipe.name, recipe_dir=str(recipe.base_dir), pid=os.getpid(), host=socket.gethostname())
+        run_dir.write_recipe(recipe.resolved())
+        previous_mlflow = None
+    else:
+        previous_mlflow = run_dir.read_json("run.json").get("mlflow_run_id")
+        run_dir.update(status="running", pid=os.getpid(), host=socket.gethostname(), resumed=True)
+    ctx = RunContext(recipe, data, run_dir, tracker, console, progress, resume=resume is not None)
     try:
-        tracker.start(run_dir.path.name, recipe.resolved())
+        tracker.start(run_dir.path.name, recipe.resolved(), run_id=previous_mlflow)
+        run_dir.update(mlflow_run_id=tracker.run_id)
         console.log(f"run directory {run_dir.path}")
-        if prepared.profile is not None:  # the profile covers classification data only
-            run_dir.write_json("data_profile.json", prepared.profile)
-            for table in profile_tables(prepared.profile):
-                console.print(table)
-        fit_preprocessing(recipe, prepared)
-        run_dir.write_json("data_summary.json", data_summary(recipe, prepared))
-        model, train_result = train(recipe, prepared, tracker, progress)
-        run_dir.write_json("history.json", train_result.history)
-        model, temperature = calibrate(recipe, prepared, model)
-        metrics = evaluate(recipe, prepared, model, run_dir)
-        if temperature is not None:
-            metrics["calibration"]["temperature_scaling"] = temperature
-        metrics["diagnosis"] = diagnose(train_result.history, train_result.best_epoch)
-        if recipe.evaluate.cv:
-            console.log(f"{recipe.evaluate.cv}-fold cross-validation (preparation and network refitted in each fold)")
-            metrics["cv"] = cross_validate(recipe, prepared)
-        if recipe.evaluate.learning_curve:
-            console.log("learning curve (network retrained on fractions of the training rows)")
-            metrics["learning_curve"] = learning_curve(recipe, prepared, recipe.evaluate.learning_curve)
-        metrics["training"] = {
-            "best_epoch": train_result.best_epoch,
-            "epochs_run": len(train_result.history),
-            "stopped_early": train_result.stopped_early,
-            "device": train_result.device,
-            "seconds": train_result.seconds,
-        }
-        console.log("exporting the ONNX bundle and checking parity")
-        metrics["parity"] = export(recipe, prepared, model, metrics, run_dir.bundle)
-        run_dir.write_json("metrics.json", metrics)
-        torch.save(model.state_dict(), run_dir.path / WEIGHTS)
-        if recipe.explain.enabled:
-            console.log("explaining the network (SHAP, permutation importance, surrogate tree)")
-            explain_run(recipe, prepared, model, run_dir)
-        console.log("writing report.html")
-        build_report(run_dir.path)
-        tracker.log_metrics(metrics["test"], "test")
-        tracker.log_metrics(metrics.get("baseline", {}), "baseline")
-        tracker.log_run_files(run_dir.path, run_dir.bundle, recipe.name)
+        written: list[str] = []
+        for stage in stages():
+            if not stage.enabled(recipe):
+                continue
+            if stage.message:
+                console.log(stage.message)
+            stage.run(ctx)
+            written += list(stage.writes)
+        tracker.log_metrics(ctx.metrics.get("test", {}), "test")
+        tracker.log_metrics(ctx.metrics.get("baseline", {}), "baseline")
+        tracker.log_run_files(run_dir.path, written, run_dir.bundle, recipe.name)
         tracker.end("FINISHED")
     except BaseException as exc:
         run_dir.finish("failed", error=str(exc) or type(exc).__name__)
         tracker.end("FAILED")
         raise
     seconds = time.perf_counter() - start
-    run_dir.finish("complete", seconds=round(seconds, 3), recipe_dir=str(recipe.base_dir), mlflow_run_id=tracker.run_id, model_version=tracker.model_version)
-    return RunResult(run_dir.path, run_dir.bundle, metrics, train_result.history, tracker.model_version, seconds)
+    run_dir.finish("complete", seconds=round(seconds, 3), mlflow_run_id=tracker.run_id, model_version=tracker.model_version)
+    history = ctx.training.history if ctx.training is not None else []
+    return RunResult(run_dir.path, run_dir.bundle, ctx.metrics, history, tracker.model_version, seconds)

@@ -11,9 +11,10 @@ import onnxruntime as ort
 import pandas as pd
 
 from shipyard.decision import decide
-from shipyard.errors import BundleError, InputError
+from shipyard.errors import BundleError, InputError, ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, read_manifest
 from shipyard.schema import MISSING_CATEGORY, Column, coerce, onnx_feed
+from shipyard.tasks import get_task
 
 
 class Predictor:
@@ -34,6 +35,8 @@ class Predictor:
         Raw input columns in model order.
     labels : list
         Class labels, in the order of the probability columns.
+    task : Task
+        The bundle's task (what the graph outputs and how a prediction is decided).
     path : Path
         The bundle folder.
 
@@ -47,7 +50,10 @@ class Predictor:
         self.path, self.manifest = read_manifest(path)
         self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
         self.labels = list(self.manifest["labels"])
-        self.task = self.manifest.get("task", "classification")
+        try:
+            self.task = get_task(self.manifest.get("task", "classification"))
+        except ShipyardError:
+            raise BundleError(f"{self.path / 'manifest.json'}: unknown task {self.manifest.get('task')!r}", "restore the original manifest") from None
         decision = self.manifest.get("decision") or {}
         self.threshold: float | None = decision.get("threshold")
         if providers is None:
@@ -71,7 +77,7 @@ class Predictor:
                 "restore the original manifest or re-run the recipe",
             )
         meta = self.session.get_modelmeta().custom_metadata_map
-        for key, listed_value in ((GRAPH_LABELS, json.dumps([str(label) for label in self.labels])), (GRAPH_TASK, self.task)):
+        for key, listed_value in ((GRAPH_LABELS, json.dumps([str(label) for label in self.labels])), (GRAPH_TASK, self.task.name)):
             if key in meta and meta[key] != listed_value:
                 raise BundleError(
                     f"{where}: {key.split('.')[1]} {listed_value} differ from those recorded in model.onnx ({meta[key]})",
@@ -81,7 +87,7 @@ class Predictor:
         if positive is not None and positive not in [str(label) for label in self.labels]:
             raise BundleError(f"{where}: positive_label {positive!r} is not one of the labels", "restore the original manifest")
         width = self.session.get_outputs()[0].shape[-1]
-        if self.task == "classification" and isinstance(width, int) and width != len(self.labels):
+        if self.task.has_classes and isinstance(width, int) and width != len(self.labels):
             raise BundleError(
                 f"{where}: lists {len(self.labels)} labels but model.onnx outputs {width} probabilities",
                 "restore the original manifest or re-run the recipe",
@@ -112,9 +118,9 @@ class Predictor:
             If there are no records, a column is missing or a numeric column
             holds a non-number.
         """
-        if self.task == "regression":
-            raise InputError(f"{self.path}: a regression model has no class probabilities", "call predict() for the predicted values")
-        return self._run(self._model_input(data, source), "probabilities")
+        if not self.task.has_classes:
+            raise InputError(f"{self.path}: a {self.task.name} model has no class probabilities", "call predict() for the predicted values")
+        return self._run(self._model_input(data, source))
 
     def predict_values(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Predicted values of a regression bundle.
@@ -129,9 +135,9 @@ class Predictor:
         InputError
             As :meth:`predict_proba`, or if the bundle is a classifier.
         """
-        if self.task != "regression":
-            raise InputError(f"{self.path}: a classification model predicts labels, not values", "call predict() or predict_proba()")
-        return self._run(self._model_input(data, source), "prediction").reshape(-1)
+        if self.task.has_classes:
+            raise InputError(f"{self.path}: a {self.task.name} model predicts labels, not values", "call predict() or predict_proba()")
+        return self._run(self._model_input(data, source))
 
     def predict_with_warnings(
         self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input"
@@ -152,16 +158,14 @@ class Predictor:
             As :meth:`predict_proba`.
         """
         model_input = self._model_input(data, source)
-        if self.task == "regression":
-            return self._run(model_input, "prediction").reshape(-1), self._unseen(model_input)
-        return self._run(model_input, "probabilities"), self._unseen(model_input)
+        return self._run(model_input), self._unseen(model_input)
 
     def _model_input(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
         return coerce(_as_frame(data, source), self.schema, source)
 
-    def _run(self, model_input: pd.DataFrame, output: str) -> np.ndarray:
-        (result,) = self.session.run([output], onnx_feed(model_input, self.schema))
-        return result
+    def _run(self, model_input: pd.DataFrame) -> np.ndarray:
+        (result,) = self.session.run([self.task.output], onnx_feed(model_input, self.schema))
+        return self.task.shape_output(result)
 
     def predict(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Most probable label for each record.
@@ -171,10 +175,21 @@ class Predictor:
         ndarray of shape (n_rows,)
             Labels from ``labels`` (classification) or predicted values (regression).
         """
-        if self.task == "regression":
-            return self.predict_values(data, source)
-        proba = self.predict_proba(data, source)
-        return np.asarray(self.labels, dtype=object)[self.decide(proba)]
+        return self.decisions(self._run(self._model_input(data, source)))
+
+    def decisions(self, output: np.ndarray) -> np.ndarray:
+        """The decided prediction of each row of the model's output: a label (the bundle's decision rule) or the value.
+
+        Parameters
+        ----------
+        output : ndarray
+            Probabilities (n_rows, n_classes) or values (n_rows,), as :meth:`predict_with_warnings` returns.
+
+        Returns
+        -------
+        ndarray of shape (n_rows,)
+        """
+        return self.task.decisions(output, self.labels, self.positive_index, self.threshold)
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """Class index of each row: the bundle's tuned threshold (``manifest["decision"]``) for binary tasks, else arg-max.

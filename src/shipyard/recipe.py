@@ -15,19 +15,39 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from shipyard.errors import RecipeError
+from shipyard.models.specs import MODEL_SPECS, MLPSpec
+
+MODEL_TYPES = {spec.model_fields["type"].default: spec for spec in MODEL_SPECS}
+"""Model kind name (``model.type``) to its spec class."""
+
+
+def _model_type(value: Any) -> str:
+    """The ``model.type`` of a raw section or a spec; ``mlp`` when the recipe leaves it out."""
+    if isinstance(value, dict):
+        return value.get("type", "mlp")
+    return getattr(value, "type", "mlp")
+
+
+ModelSection = Annotated[
+    Union[tuple(Annotated[spec, Tag(name)] for name, spec in MODEL_TYPES.items())],
+    Discriminator(_model_type),
+]
+"""The ``model`` section: one spec per model kind, chosen by ``type`` (default ``mlp``)."""
 
 
 class Section(BaseModel):
@@ -120,6 +140,9 @@ class PrepareSpec(Section):
     leakage_auc: float = Field(
         0.99, gt=0.5, le=1.0, description="A column whose single-column ROC-AUC (95% lower bound) exceeds this is suspected leakage."
     )
+    leakage_correlation: float = Field(
+        0.99, gt=0.0, le=1.0, description="Regression: a column whose |Spearman rho| with the target (95% lower bound) exceeds this is suspected leakage."
+    )
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
     reduce: ReduceSpec = Field(default_factory=ReduceSpec)
 
@@ -159,22 +182,6 @@ class ImbalanceSpec(Section):
     threshold: ThresholdSpec = Field(default_factory=ThresholdSpec)
 
 
-class MLPSpec(Section):
-    """A multilayer perceptron that outputs logits."""
-
-    type: Literal["mlp"] = "mlp"
-    hidden_sizes: list[int] = Field(default_factory=lambda: [64, 32])
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    activation: Literal["relu", "gelu", "tanh", "silu"] = "relu"
-
-    @model_validator(mode="after")
-    def _positive_sizes(self) -> "MLPSpec":
-        bad = [h for h in self.hidden_sizes if h < 1]
-        if bad:
-            raise ValueError(f"hidden sizes must be >= 1, got {bad}")
-        return self
-
-
 class EarlyStoppingSpec(Section):
     """Stop when validation loss has not improved for ``patience`` epochs."""
 
@@ -183,15 +190,31 @@ class EarlyStoppingSpec(Section):
     min_delta: float = Field(0.0, ge=0.0)
 
 
+class ScheduleSpec(Section):
+    """Learning-rate schedule, stepped every batch."""
+
+    type: Literal["none", "cosine", "onecycle"] = Field(
+        "none",
+        description="'cosine': linear warm-up then cosine decay to 0 (Loshchilov & Hutter 2017); 'onecycle': PyTorch's OneCycleLR "
+        "(Smith & Topin 2019) peaking at train.learning_rate; 'none': constant after any warm-up.",
+    )
+    warmup: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of all training steps spent warming up linearly from 0 (onecycle: its pct_start, default 0.3 when 0).")
+
+
 class TrainSpec(Section):
-    """Optimisation settings (AdamW on cross-entropy over logits)."""
+    """Optimisation settings: AdamW on the task's loss, mini-batches from a DataLoader, callbacks."""
 
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-3, gt=0.0)
     weight_decay: float = Field(1e-4, ge=0.0)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    gradient_clip: float | None = Field(None, gt=0.0, description="Clip the gradients' global L2 norm to this before each optimizer step.")
     early_stopping: EarlyStoppingSpec = Field(default_factory=EarlyStoppingSpec)
+    checkpoint_every: int = Field(10, ge=0, description="Write a resumable checkpoint every this many epochs (0: only at the end).")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="'auto' (CUDA when available, else CPU), 'cpu' or 'cuda[:N]'.")
+    num_threads: int = Field(1, ge=1, le=256, description="CPU threads torch uses while training (restored afterwards); chosen, not inherited.")
+    deterministic: bool = Field(False, description="torch.use_deterministic_algorithms(True) while training, for bit-identical reruns and resumes on GPU.")
     mixed_precision: bool = Field(False, description="bfloat16 autocast on CUDA; ignored on CPU.")
     loss: Literal["cross_entropy", "mse", "huber"] | None = Field(
         None, description="Default: cross_entropy for classification, mse for regression (on the standardised target)."
@@ -260,7 +283,7 @@ class Recipe(Section):
     data: DataSpec
     prepare: PrepareSpec = Field(default_factory=PrepareSpec)
     imbalance: ImbalanceSpec = Field(default_factory=ImbalanceSpec)
-    model: MLPSpec = Field(default_factory=MLPSpec)
+    model: ModelSection = Field(default_factory=MLPSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     explain: ExplainSpec = Field(default_factory=ExplainSpec)
@@ -268,14 +291,6 @@ class Recipe(Section):
 
     # Directory the recipe was read from; relative data paths resolve against it.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, repr=False)
-
-    @model_validator(mode="after")
-    def _loss_fits_task(self) -> "Recipe":
-        loss = self.train.loss
-        if loss is not None and (loss == "cross_entropy") != (self.task == "classification"):
-            allowed = "cross_entropy" if self.task == "classification" else "mse or huber"
-            raise ValueError(f"train.loss '{loss}' does not fit task '{self.task}'; use {allowed}")
-        return self
 
     def resolved(self) -> dict[str, Any]:
         """Return the recipe with every default filled in, as plain data."""
@@ -350,15 +365,35 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", base_dir: Path
         raise RecipeError(f"{source}: " + "; ".join(_describe(err) for err in exc.errors()[:3])) from None
     if base_dir is not None:
         recipe.base_dir = base_dir
+    check_task_options(recipe, source)
     return recipe
+
+
+def check_task_options(recipe: Recipe, source: str = "recipe") -> None:
+    """Refuse options the recipe's task cannot honour (e.g. a SMOTE sampler for regression).
+
+    Raises
+    ------
+    RecipeError
+        Naming the recipe file and key.
+    """
+    from shipyard.tasks import get_task
+
+    try:
+        get_task(recipe.task).check_recipe(recipe)
+    except RecipeError as exc:
+        raise RecipeError(f"{source}: {exc.message}", exc.hint) from None
 
 
 def _describe(err: dict[str, Any]) -> str:
     """Turn one pydantic error into 'key.path: what is wrong, got X'."""
     loc = [str(p) for p in err["loc"]]
-    # Drop pydantic's internal location parts for model validators.
-    key = ".".join(p for p in loc if not p.startswith("function-after")) or "(top level)"
     kind, ctx, value = err["type"], err.get("ctx", {}), err.get("input")
+    if kind == "union_tag_invalid":
+        return f"{'.'.join(loc)}.type: must be one of {ctx.get('expected_tags')}, got {ctx.get('tag')!r}"
+    # Drop pydantic's internal location parts: model validators, and the tag of the model kind.
+    shown = [p for i, p in enumerate(loc) if not p.startswith("function-after") and not (i == 1 and loc[0] == "model" and p in MODEL_TYPES)]
+    key = ".".join(shown) or "(top level)"
     if kind == "extra_forbidden":
         parent = _section_at(loc[:-1])
         allowed = sorted(parent.model_fields) if parent else []
@@ -385,8 +420,14 @@ def _describe(err: dict[str, Any]) -> str:
 def _section_at(loc: list[str]) -> type[BaseModel] | None:
     """Return the pydantic model class at a key path of the recipe, if any."""
     model: type[BaseModel] = Recipe
-    for part in loc:
+    for i, part in enumerate(loc):
+        if i == 1 and loc[0] == "model" and part in MODEL_TYPES:
+            model = MODEL_TYPES[part]
+            continue
         field = model.model_fields.get(part)
+        if part == "model" and model is Recipe:
+            model = MODEL_TYPES["mlp"]  # refined by the tag that follows in the location
+            continue
         annotation = getattr(field, "annotation", None)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None

@@ -35,8 +35,8 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, root: str | Path, name: str) -> "RunDir":
-        """Make a new, empty run folder named by the current UTC time."""
+    def create(cls, root: str | Path, name: str, **info: Any) -> "RunDir":
+        """Make a new, empty run folder named by the current UTC time; ``info`` goes into ``run.json``."""
         parent = Path(root) / name
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +54,7 @@ class RunDir:
                 i += 1
                 path = parent / f"{stamp}-{i}"
         run = cls(path)
-        run.write_json("run.json", {"status": "running", "started": _now()})
+        run.write_json("run.json", {"status": "running", "started": _now(), **info})
         return run
 
     @property
@@ -79,6 +79,12 @@ class RunDir:
         target = self.path / "recipe.yaml"
         target.write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
         return target
+
+    def update(self, **info: Any) -> None:
+        """Add or change fields of ``run.json`` (atomically)."""
+        record = self.read_json("run.json")
+        record.update(info)
+        self.write_json("run.json", record)
 
     def finish(self, status: str, **info: Any) -> None:
         """Record the outcome; a ``"complete"`` run becomes ``latest``."""

@@ -63,11 +63,20 @@ class Tracker:
             ) from None
         self._mlflow = mlflow
 
-    def start(self, run_name: str, params: dict[str, Any]) -> None:
-        """Open an MLflow run (after :meth:`connect`) and log the flattened recipe as params."""
+    def start(self, run_name: str, params: dict[str, Any], run_id: str | None = None) -> None:
+        """Open an MLflow run (after :meth:`connect`) and log the flattened recipe as params.
+
+        With ``run_id`` (a resumed run), that MLflow run is reopened and continues.
+        """
         if self._mlflow is None:
             return
         mlflow = self._mlflow
+        if run_id is not None:
+            try:
+                self.run_id = mlflow.start_run(run_id=run_id).info.run_id
+                return
+            except Exception:  # noqa: BLE001  the old run is gone (another store): start a new one
+                pass
         run = mlflow.start_run(run_name=run_name)
         self.run_id = run.info.run_id
         flat = _flatten(params)
@@ -89,12 +98,23 @@ class Tracker:
         finite = {f"{prefix}_{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and v == v}
         self._mlflow.log_metrics(finite)
 
-    def log_run_files(self, run_path: Path, bundle_path: Path, model_name: str) -> None:
-        """Log the run's JSON files and the bundle, and register the bundle as a model version."""
+    def log_run_files(self, run_path: Path, written: list[str], bundle_path: Path, model_name: str) -> None:
+        """Log the files the stages wrote (and the resolved recipe), log the bundle, and register it as a model version.
+
+        Parameters
+        ----------
+        run_path : Path
+        written : list of str
+            Run-directory names the stages wrote (:attr:`shipyard.stages.base.Stage.writes`);
+            files are logged, folders are not (the bundle is logged on its own).
+        bundle_path : Path
+        model_name : str
+            The registered model's name.
+        """
         if self._mlflow is None:
             return
         mlflow = self._mlflow
-        for name in ("metrics.json", "history.json", "recipe.yaml", "data_summary.json", "data_profile.json", "report.html", "explain.json", "predictions.csv"):
+        for name in ["recipe.yaml", *written]:
             if (run_path / name).is_file():
                 mlflow.log_artifact(str(run_path / name))
         mlflow.log_artifacts(str(bundle_path), artifact_path="bundle")

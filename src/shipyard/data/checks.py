@@ -1,6 +1,9 @@
-"""Checks that stop a run early when the data cannot serve the task."""
+"""Checks that stop a run early when the columns a recipe names cannot be used."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -8,7 +11,7 @@ from shipyard.errors import DataError
 
 
 def select_columns(
-    frame: pd.DataFrame, target: str, features: list[str] | None, source: str, task: str = "classification"
+    frame: pd.DataFrame, target: str, features: list[str] | None, source: str, check_target: Callable[[pd.Series], Any] | None = None
 ) -> list[str]:
     """Return the feature columns after checking target and features exist.
 
@@ -21,14 +24,17 @@ def select_columns(
         Requested input columns; ``None`` means all but the target.
     source : str
         Where the data came from, for messages.
-    task : {"classification", "regression"}
-        Class checks (continuous values, a single class) apply to classification only.
+    check_target : callable, optional
+        Called with the target column once it is known to be present and
+        complete, before the feature columns are checked (the task's
+        :meth:`~shipyard.tasks.base.Task.read_target`, so a target problem is named first).
 
     Raises
     ------
     DataError
-        If the target or a feature is absent, the target has fewer than two
-        classes, or a feature column is entirely empty.
+        If the target or a feature is absent, the target has missing values,
+        or a feature column is entirely empty. (What the target must hold is
+        the task's check: :meth:`shipyard.tasks.base.Task.read_target`.)
     """
     columns = list(frame.columns)
     if target not in columns:
@@ -51,18 +57,8 @@ def select_columns(
             f"{source}: target column '{target}' has {len(frame) - len(labels)} missing value(s)",
             "drop or label those rows",
         )
-    classes = labels.unique()
-    if task == "classification" and pd.api.types.is_float_dtype(labels.dtype) and not (labels == labels.round()).all():
-        raise DataError(
-            f"{source}: target column '{target}' holds continuous values ({len(classes)} distinct, e.g. {labels.iloc[0]!r}); "
-            "classification needs class labels",
-            "check data.target, or bin the values into classes",
-        )
-    if task == "classification" and len(classes) < 2:
-        raise DataError(
-            f"{source}: target column '{target}' has a single class ({classes[0]!r}); classification needs at least two",
-            "check data.target and the file",
-        )
+    if check_target is not None:
+        check_target(frame[target].reset_index(drop=True))
     empty = [c for c in features if frame[c].isna().all()]
     if empty:
         raise DataError(

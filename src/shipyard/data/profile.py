@@ -89,6 +89,8 @@ def profile_table(
     reading: dict[str, Any] | None = None,
     dropped_duplicates: int = 0,
     key_columns: list[str] | None = None,
+    task: Any = None,
+    labels: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Profile the feature columns and the dataset, and list findings.
 
@@ -101,7 +103,7 @@ def profile_table(
     target : str
         Label column.
     y : ndarray of shape (n_rows,)
-        Class indices of every row.
+        Class indices (or target values, for regression) of every row.
     train_rows : ndarray of shape (n_train,)
         Positions of the training split; single-column AUC and constancy are
         judged on these rows only.
@@ -109,8 +111,10 @@ def profile_table(
         Positions of every split part (``train``, ``validation``, ``test``),
         to count duplicates that straddle the split.
     leakage_auc : float
-        A column whose single-column ROC-AUC exceeds this is flagged as
-        suspected leakage (severity ``error``).
+        A column whose single-column score's 95% lower bound exceeds this is
+        flagged as suspected leakage (severity ``error``): the ROC-AUC for
+        classification, |Spearman rho| for regression (the task's
+        :meth:`~shipyard.tasks.base.Task.association`).
     reading : dict, optional
         The CSV reading report (:func:`shipyard.data.reading.read_csv`), whose
         mixed-type columns become findings.
@@ -119,25 +123,34 @@ def profile_table(
     key_columns : list of str, optional
         Columns whose values define a duplicate (default ``features``; the
         prepare stage leaves identifier-like columns out).
+    task : Task, optional
+        Scores the columns against the target and describes the target;
+        default classification.
+    labels : list, optional
+        Class labels (classification).
 
     Returns
     -------
     dict
         ``columns`` (name to stats), ``dataset`` and ``findings`` (list of dict).
     """
+    from shipyard.tasks import Target, get_task
+
+    task = task or get_task("classification")
+    target_info = Target(np.asarray(y), labels if labels is not None else list(range(int(np.max(y)) + 1)) if task.has_classes else [])
     findings: list[Finding] = []
     columns: dict[str, dict[str, Any]] = {}
     train = frame.iloc[train_rows]
-    y_train = y[train_rows]
+    y_train = np.asarray(y)[train_rows]
     n = len(frame)
+    score_key = f"single_column_{task.association_key}"
     for name in features:
         stats = _column_stats(frame[name], train[name], name)
         if stats["kind"] in ("numeric", "boolean", "categorical") and not stats["constant"]:
-            auc = _single_column_auc(train[name], y_train, stats["kind"])
-            stats["single_column_auc"] = auc
-            stats["single_column_auc_low"] = None if auc is None else _auc_lower_bound(auc, y_train)
+            found = task.association(train[name], y_train, stats["kind"])
+            stats[score_key], stats[f"{score_key}_low"] = (None, None) if found is None else found
         columns[name] = stats
-        findings += _column_findings(name, stats, leakage_auc)
+        findings += _column_findings(name, stats, leakage_auc, task)
     findings += _summary_findings(columns)
     for item in (reading or {}).get("mixed_types", []):
         examples = ", ".join(f"{v!r} (row {r})" for v, r in zip(item["examples"], item["rows"]))
@@ -156,6 +169,7 @@ def profile_table(
     full = row_hash(frame, key_columns + [target])
     exact_dups = int(pd.Series(full).duplicated().sum())
     dup_inputs = pd.Series(hashes).duplicated(keep=False)
+    y = np.asarray(y)
     conflicting = int(pd.DataFrame({"h": hashes[dup_inputs.to_numpy()], "y": y[dup_inputs.to_numpy()]}).groupby("h")["y"].nunique().gt(1).sum())
     straddling = 0
     if parts:
@@ -163,18 +177,17 @@ def profile_table(
         for part, rows in parts.items():
             side[rows] = part
         straddling = int(pd.DataFrame({"h": hashes, "s": side}).groupby("h")["s"].nunique().gt(1).sum())
-    counts = np.bincount(y)
-    nonzero = counts[counts > 0]
-    ratio = float(nonzero.max() / nonzero.min())
+    described, target_findings = task.describe_target(target_info, target)
     dataset = {
         "rows": n,
         "features": len(features),
+        "task": task.name,
+        "leakage_measure": task.leakage_measure,
         "duplicate_rows": exact_dups,
         "dropped_duplicate_rows": dropped_duplicates,
         "inputs_with_conflicting_labels": conflicting,
         "duplicate_groups_straddling_split": straddling,
-        "class_counts": counts.tolist(),
-        "imbalance_ratio": ratio,
+        **described,
     }
     if reading:
         dataset["reading"] = {k: v for k, v in reading.items() if k != "mixed_types"}
@@ -200,16 +213,7 @@ def profile_table(
         )
     if straddling:
         findings.append(Finding("error", "duplicates_straddle_split", f"{straddling} group(s) of identical inputs straddle the split"))
-    if ratio > 3:
-        findings.append(
-            Finding(
-                "warning",
-                "class_imbalance",
-                f"target '{target}': imbalance ratio {ratio:.1f} (largest/smallest class); accuracy alone is misleading",
-                "read balanced accuracy and per-class recall; consider imbalance.class_weight, a sampler or threshold tuning",
-                target,
-            )
-        )
+    findings += [Finding(**f) for f in target_findings]
     return {"columns": columns, "dataset": dataset, "findings": [f.to_dict() for f in findings]}
 
 
@@ -307,61 +311,7 @@ def _outliers(x: np.ndarray) -> dict[str, Any]:
     return {"count": int(mask.sum()), "fraction": float(mask.mean()) if len(x) else 0.0, "method": method}
 
 
-def _single_column_auc(values: pd.Series, y: np.ndarray, kind: str) -> float | None:
-    """ROC-AUC the column reaches alone (max of AUC and 1 - AUC; macro one-vs-rest for multiclass).
-
-    Numeric columns score rows by their value (missing as the median);
-    categorical columns by an out-of-fold target encoding (scikit-learn's
-    ``TargetEncoder`` cross fitting), so a column is not rewarded for
-    memorising small categories.
-    """
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import KFold
-    from sklearn.preprocessing import TargetEncoder
-
-    classes = np.unique(y)
-    if len(classes) < 2 or len(values) < 10:
-        return None
-    if kind in ("numeric", "boolean") and pd.api.types.is_numeric_dtype(values.dtype):
-        x = values.to_numpy(dtype=np.float64)
-        x = np.where(np.isnan(x), np.nanmedian(x), x)
-        scores = np.repeat(x[:, None], len(classes), axis=1)
-    else:
-        text = values.astype(object).where(values.notna(), "").astype(str).to_numpy().reshape(-1, 1)
-        target_type = "binary" if len(classes) == 2 else "multiclass"
-        try:
-            encoded = TargetEncoder(target_type=target_type, cv=KFold(5, shuffle=True, random_state=0)).fit_transform(text, y)
-        except ValueError:
-            return None
-        scores = np.repeat(encoded, 2, axis=1) if target_type == "binary" else encoded
-    aucs = []
-    for j, c in enumerate(classes):
-        positive = y == c
-        if positive.all() or not positive.any():
-            continue
-        auc = roc_auc_score(positive, scores[:, j] if scores.shape[1] > j else scores[:, 0])
-        aucs.append(max(auc, 1 - auc))
-        if len(classes) == 2:
-            break
-    return float(np.mean(aucs)) if aucs else None
-
-
-def _auc_lower_bound(auc: float, y: np.ndarray) -> float:
-    """95% lower confidence bound of an AUC (Hanley & McNeil 1982 standard error, smallest class vs the rest).
-
-    With few rows of a class, a column can reach AUC 0.99 by chance; the
-    leakage finding needs the lower bound, not the estimate, above the limit.
-    """
-    counts = np.bincount(y)
-    counts = counts[counts > 0]
-    n1 = counts.min()
-    n2 = len(y) - n1
-    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n2 - 1) * (q2 - auc**2)) / (n1 * n2)
-    return float(auc - 1.96 * np.sqrt(max(var, 0.0)))
-
-
-def _column_findings(name: str, stats: dict[str, Any], leakage_auc: float) -> list[Finding]:
+def _column_findings(name: str, stats: dict[str, Any], leakage_limit: float, task: Any) -> list[Finding]:
     out = []
     kind = stats["kind"]
     if stats["constant"]:
@@ -386,15 +336,16 @@ def _column_findings(name: str, stats: dict[str, Any], leakage_auc: float) -> li
         out.append(
             Finding("warning", kind, f"column '{name}' looks like {'dates' if kind == 'datetime' else 'free text'} and is treated as categorical", "derive features from it, or remove it from data.features", name)
         )
-    auc = stats.get("single_column_auc")
-    low = stats.get("single_column_auc_low")
-    if auc is not None and low is not None and low > leakage_auc and kind != "identifier":
+    score_key = f"single_column_{task.association_key}"
+    score = stats.get(score_key)
+    low = stats.get(f"{score_key}_low")
+    if score is not None and low is not None and low > leakage_limit and kind != "identifier":
         out.append(
             Finding(
                 "error",
                 "leakage",
-                f"column '{name}' alone predicts the target (ROC-AUC {auc:.3f} on the training split, 95% lower bound {low:.3f}); suspected leakage",
-                "remove it from data.features if it is known only after the outcome; or raise prepare.leakage_auc",
+                f"column '{name}' alone predicts the target ({task.leakage_measure} {score:.3f} on the training split, 95% lower bound {low:.3f}); suspected leakage",
+                f"remove it from data.features if it is known only after the outcome; or raise {task.leakage_key}",
                 name,
             )
         )
@@ -468,10 +419,11 @@ def profile_tables(profile: dict[str, Any]) -> list[Any]:
     from rich.table import Table
 
     cols = Table(title=f"data profile ({profile['dataset']['rows']} rows)")
-    for head in ("column", "kind", "missing", "unique", "outliers", "AUC alone"):
+    measure = profile["dataset"].get("leakage_measure", "ROC-AUC")
+    for head in ("column", "kind", "missing", "unique", "outliers", f"{measure} alone"):
         cols.add_column(head, justify="left" if head in ("column", "kind") else "right")
     for name, s in profile["columns"].items():
-        auc = s.get("single_column_auc")
+        auc = next((v for k, v in s.items() if k.startswith("single_column_") and not k.endswith("_low")), None)
         outliers = s.get("outliers")
         cols.add_row(
             name,

@@ -12,10 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import brier_score_loss
-from torch import nn
 
 
 def reliability_bins(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10) -> dict[str, list[float]]:
@@ -135,27 +133,3 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
 
     result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
     return float(np.exp(result.x))
-
-
-class TemperatureScaled(nn.Module):
-    """A network whose logits are divided by a fixed temperature.
-
-    Exported to ONNX like any network, so a bundle made from it serves
-    calibrated probabilities.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Maps (batch, n_features) to logits (batch, n_classes).
-    temperature : float
-        ``T > 0`` from :func:`fit_temperature`.
-    """
-
-    def __init__(self, model: nn.Module, temperature: float) -> None:
-        super().__init__()
-        self.model = model
-        self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature, dtype=torch.float32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (batch, n_classes) divided by the temperature."""
-        return self.model(x) * self.inv_temperature

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import (
-    GroupKFold,
     StratifiedGroupKFold,
     StratifiedKFold,
     train_test_split,
@@ -23,8 +22,9 @@ from sklearn.model_selection import (
 
 from shipyard.data.split import Split
 from shipyard.errors import DataError
-from shipyard.evaluation.metrics import classification_metrics, regression_metrics
+from shipyard.evaluation.fit_score import fit_and_score
 from shipyard.recipe import Recipe
+from shipyard.tasks import get_task
 
 
 def cv_folds(recipe: Recipe, y: np.ndarray, labels: list[Any], groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -48,9 +48,9 @@ def cv_folds(recipe: Recipe, y: np.ndarray, labels: list[Any], groups: np.ndarra
         number of groups.
     """
     k = recipe.evaluate.cv
-    regression = recipe.task == "regression"
-    strata = pd.qcut(y, q=min(k, len(np.unique(y))), labels=False, duplicates="drop") if regression else y
-    if not regression:
+    task = get_task(recipe.task)
+    strata = task.strata(y, k)
+    if task.has_classes:
         counts = np.bincount(y, minlength=len(labels))
         smallest = int(np.argmin(counts))
         if counts[smallest] < k:
@@ -63,10 +63,7 @@ def cv_folds(recipe: Recipe, y: np.ndarray, labels: list[Any], groups: np.ndarra
         n_groups = len(pd.unique(groups))
         if n_groups < k:
             raise DataError(f"evaluate.cv_group: column '{recipe.evaluate.cv_group}' has {n_groups} groups, fewer than {k} folds", f"use evaluate.cv <= {n_groups}")
-        if regression:
-            splitter = GroupKFold(n_splits=k, shuffle=True, random_state=recipe.seed)
-        else:
-            splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=recipe.seed)
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=recipe.seed)
         return [(tr, te) for tr, te in splitter.split(np.zeros(len(y)), strata, groups)]
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=recipe.seed)
     return [(tr, te) for tr, te in splitter.split(np.zeros(len(y)), strata)]
@@ -107,29 +104,19 @@ def cross_validate(recipe: Recipe, prepared: Any) -> dict[str, Any]:
     DataError
         See :func:`cv_folds`; also when ``cv_group`` is not a column.
     """
-    from shipyard.stages.prepare import fit_preprocessing
-    from shipyard.stages.train import predict_proba_torch, predict_values_torch, train
-    from shipyard.tracking import Tracker
-
     groups = _groups(recipe, prepared)
-    regression = recipe.task == "regression"
+    task = get_task(recipe.task)
+    val_fraction = recipe.data.split.validation / (1 - recipe.data.split.test)
     folds = []
     for i, (rest, test) in enumerate(cv_folds(recipe, prepared.y, prepared.labels, groups)):
-        val_fraction = recipe.data.split.validation / (1 - recipe.data.split.test)
-        stratify = None if regression else prepared.y[rest]
         try:
-            train_rows, val_rows = train_test_split(rest, test_size=val_fraction, stratify=stratify, random_state=recipe.seed)
+            train_rows, val_rows = train_test_split(rest, test_size=val_fraction, stratify=task.strata(prepared.y[rest]), random_state=recipe.seed)
         except ValueError:
             train_rows, val_rows = train_test_split(rest, test_size=val_fraction, random_state=recipe.seed)
-        fold = prepared.with_split(Split(np.sort(train_rows), np.sort(val_rows), np.sort(test)))
-        fit_preprocessing(recipe, fold)  # refitted on this fold's training rows only
-        model, result = train(recipe, fold, Tracker(enabled=False), progress=False)
-        y_test = prepared.y[fold.split.test]
-        if regression:
-            scores = regression_metrics(y_test, predict_values_torch(model, fold.X["test"]))
-        else:
-            scores = classification_metrics(y_test, predict_proba_torch(model, fold.X["test"]), prepared.positive_index)
-        folds.append({"fold": i + 1, "train": len(train_rows), "validation": len(val_rows), "test": len(test), "best_epoch": result.best_epoch, "metrics": scores})
+        fitted = fit_and_score(recipe, prepared, Split(np.sort(train_rows), np.sort(val_rows), np.sort(test)))
+        folds.append(
+            {"fold": i + 1, "train": len(train_rows), "validation": len(val_rows), "test": len(test), "best_epoch": fitted.training.best_epoch, "metrics": fitted.scores["test"]}
+        )
     names = list(folds[0]["metrics"])
     values = {n: np.array([f["metrics"][n] for f in folds], dtype=float) for n in names}
     return {

@@ -1,7 +1,7 @@
 """Baselines leaderboard: simple scikit-learn models against the network, with paired bootstrap CIs.
 
-Every baseline is fitted on the same preprocessed training rows the network
-saw and scored on the same test rows, and every model's metrics are
+Every baseline (the task's :meth:`~shipyard.tasks.base.Task.baselines`) is
+fitted on the same preprocessed training rows the network saw and scored on the same test rows, and every model's metrics are
 bootstrapped over the *same* resamples, so the difference between a baseline
 and the network has its own confidence interval. A baseline is called "as good
 as" the network when that interval contains 0, "better" when it lies above 0.
@@ -12,21 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.ensemble import (
-    HistGradientBoostingClassifier,
-    HistGradientBoostingRegressor,
-)
-from sklearn.linear_model import LogisticRegression, Ridge
 
-from shipyard.evaluation.bootstrap import (
-    LOWER_IS_BETTER,
-    classification_stats,
-    interval,
-    regression_stats,
-    with_intervals,
-)
-from shipyard.evaluation.metrics import classification_metrics, regression_metrics
+from shipyard.evaluation.bootstrap import LOWER_IS_BETTER, interval, with_intervals
+from shipyard.tasks import Task
 
 NETWORK = "network"
 TITLES = {
@@ -39,60 +27,8 @@ TITLES = {
 }
 
 
-def primary_metric(task: str) -> str:
-    """The metric the leaderboard ranks by: ``accuracy`` for classification, ``rmse`` for regression."""
-    return "rmse" if task == "regression" else "accuracy"
-
-
-def fit_baselines(task: str, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, seed: int = 0, n_classes: int | None = None) -> dict[str, np.ndarray]:
-    """Fit the baseline models and predict the test rows.
-
-    Parameters
-    ----------
-    task : {"classification", "regression"}
-    X_train : ndarray of shape (n_train, n_features)
-        Preprocessed training features (the network's inputs).
-    y_train : ndarray of shape (n_train,)
-        Class indices, or target values for regression.
-    X_test : ndarray of shape (n_test, n_features)
-    seed : int
-    n_classes : int, optional
-        Width of the probability matrix (classes absent from ``y_train`` get 0).
-
-    Returns
-    -------
-    dict of str to ndarray
-        Classification: probabilities of shape (n_test, n_classes) from
-        ``LogisticRegression``, ``HistGradientBoostingClassifier`` and
-        ``DummyClassifier(strategy="prior")`` (predicts the majority class with
-        the training class frequencies as probabilities). Regression: values
-        of shape (n_test,) from ``Ridge``, ``HistGradientBoostingRegressor``
-        and ``DummyRegressor`` (the training mean).
-    """
-    if task == "regression":
-        models = {
-            "linear_regression": Ridge(alpha=1.0),
-            "hist_gradient_boosting": HistGradientBoostingRegressor(random_state=seed),
-            "dummy_mean": DummyRegressor(strategy="mean"),
-        }
-        return {name: m.fit(X_train, y_train).predict(X_test) for name, m in models.items()}
-    n_classes = n_classes or int(y_train.max()) + 1
-    models = {
-        "logistic_regression": LogisticRegression(max_iter=2000, random_state=seed),
-        "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed),
-        "dummy": DummyClassifier(strategy="prior"),
-    }
-    out = {}
-    for name, model in models.items():
-        model.fit(X_train, y_train)
-        proba = np.zeros((len(X_test), n_classes))
-        proba[:, model.classes_] = model.predict_proba(X_test)
-        out[name] = proba
-    return out
-
-
 def leaderboard(
-    task: str,
+    task: Task,
     y_true: np.ndarray,
     predictions: dict[str, np.ndarray],
     weights: np.ndarray,
@@ -103,7 +39,9 @@ def leaderboard(
 
     Parameters
     ----------
-    task : {"classification", "regression"}
+    task : Task
+        Scores outputs (:meth:`~shipyard.tasks.base.Task.scores`, :meth:`~shipyard.tasks.base.Task.bootstrap_scores`)
+        and names the primary metric.
     y_true : ndarray of shape (n_test,)
     predictions : dict of str to ndarray
         ``"network"`` and each baseline: probabilities (n_test, n_classes) or values (n_test,).
@@ -122,13 +60,10 @@ def leaderboard(
         better, its CI, and ``verdict`` in {"better", "as good", "worse"}),
         and ``findings`` (plain sentences).
     """
-    primary = primary_metric(task)
+    primary = task.primary_metric
     stats, models = {}, {}
     for name, pred in predictions.items():
-        if task == "regression":
-            point, stats[name] = regression_metrics(y_true, pred), regression_stats(y_true, pred, weights)
-        else:
-            point, stats[name] = classification_metrics(y_true, pred, positive_index), classification_stats(y_true, pred, weights, positive_index)
+        point, stats[name] = task.scores(y_true, pred, positive_index), task.bootstrap_scores(y_true, pred, weights, positive_index)
         models[name] = with_intervals(point, stats[name], confidence)
     sign = -1.0 if primary in LOWER_IS_BETTER else 1.0
     ranking = sorted(models, key=lambda n: -sign * models[n][primary]["value"])

@@ -15,8 +15,9 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from shipyard.data.split import Split
-from shipyard.evaluation.metrics import classification_metrics, regression_metrics
+from shipyard.evaluation.fit_score import fit_and_score
 from shipyard.recipe import Recipe
+from shipyard.tasks import get_task
 
 
 def learning_curve(recipe: Recipe, prepared: Any, fractions: list[float]) -> dict[str, Any]:
@@ -33,38 +34,23 @@ def learning_curve(recipe: Recipe, prepared: Any, fractions: list[float]) -> dic
     Returns
     -------
     dict
-        ``metric`` (accuracy, or RMSE in target units for regression) and
-        ``points``: per fraction ``fraction``, ``train_rows``, ``train`` and
-        ``validation`` scores.
+        ``metric`` (the task's primary metric: accuracy, or RMSE in target units for regression) and
+        ``points``: per fraction ``fraction``, ``train_rows``, ``train`` and ``validation`` scores.
     """
-    from shipyard.stages.prepare import fit_preprocessing
-    from shipyard.stages.train import predict_proba_torch, predict_values_torch, train
-    from shipyard.tracking import Tracker
-
-    regression = recipe.task == "regression"
-    metric = "rmse" if regression else "accuracy"
+    task = get_task(recipe.task)
+    metric = task.primary_metric
     train_rows = prepared.split.train
     points = []
     for fraction in sorted(fractions):
         if fraction >= 1.0:
             subset = train_rows
         else:
-            stratify = None if regression else prepared.y[train_rows]
-            n_classes = 1 if regression else len(prepared.labels)
-            size = max(int(round(fraction * len(train_rows))), 2 * n_classes)
+            size = max(int(round(fraction * len(train_rows))), 2 * max(1, len(prepared.labels)))
             try:
-                subset, _ = train_test_split(train_rows, train_size=size, stratify=stratify, random_state=recipe.seed)
+                subset, _ = train_test_split(train_rows, train_size=size, stratify=task.strata(prepared.y[train_rows]), random_state=recipe.seed)
             except ValueError:
                 subset, _ = train_test_split(train_rows, train_size=size, random_state=recipe.seed)
-        part = prepared.with_split(Split(np.sort(subset), prepared.split.validation, prepared.split.test))
-        fit_preprocessing(recipe, part)
-        model, _ = train(recipe, part, Tracker(enabled=False), progress=False)
-        scores = {}
-        for name in ("train", "validation"):
-            rows = getattr(part.split, name)
-            if regression:
-                scores[name] = regression_metrics(prepared.y[rows], predict_values_torch(model, part.X[name]))[metric]
-            else:
-                scores[name] = classification_metrics(prepared.y[rows], predict_proba_torch(model, part.X[name]), prepared.positive_index)[metric]
-        points.append({"fraction": float(fraction), "train_rows": int(len(subset)), **scores})
+        split = Split(np.sort(subset), prepared.split.validation, prepared.split.test)
+        fitted = fit_and_score(recipe, prepared, split, parts=("train", "validation"))
+        points.append({"fraction": float(fraction), "train_rows": int(len(subset)), **{p: s[metric] for p, s in fitted.scores.items()}})
     return {"metric": metric, "points": points}

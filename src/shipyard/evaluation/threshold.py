@@ -9,10 +9,89 @@ stored in the bundle manifest, and applied by the predictor and the server.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn import metrics as skm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.data.prepared import Prepared
+    from shipyard.recipe import Recipe
+
+
+def choose_threshold(recipe: "Recipe", prepared: "Prepared", proba_val: np.ndarray) -> dict[str, Any]:
+    """The positive-class decision threshold of ``imbalance.threshold`` (binary tasks).
+
+    ``f1`` / ``recall`` tune it on the validation split. ``prior_shift`` computes
+    it from the class weights and resampling alone (Elkan 2001): the threshold
+    on the weighted network's probability that is 0.5 on the unweighted
+    posterior. ``prior_shift_f1`` aims instead at F*/2 on the unweighted
+    posterior, the F1-optimal threshold of a calibrated classifier (Lipton,
+    Elkan & Naryanaswamy 2014), with F* the best validation F1.
+    ``prior_shift_f1_plugin`` estimates F* from the de-weighted validation
+    probabilities without their labels; the ``prior_shift_matched`` objectives
+    measure the shift instead (Saerens et al. 2002).
+
+    Parameters
+    ----------
+    recipe : Recipe
+    prepared : Prepared
+        Binary task (``positive_index`` set), with ``y_fit`` from the preparation.
+    proba_val : ndarray of shape (n_val, 2)
+        The network's validation probabilities.
+
+    Returns
+    -------
+    dict
+        ``threshold``, ``objective``, ``positive_label``, the validation
+        precision/recall/F1 at the threshold, and for prior-shift objectives
+        the factor and target.
+    """
+    spec = recipe.imbalance.threshold
+    pos = prepared.positive_index
+    y_val = prepared.y[prepared.split.validation]
+    if spec.objective.startswith("prior_shift"):
+        out = _prior_shift_decision(recipe, prepared, y_val, proba_val)
+    else:
+        out = tune_threshold(y_val, proba_val, pos, spec.objective, spec.target_recall)
+    out["positive_label"] = str(prepared.labels[pos])
+    return out
+
+
+def _prior_shift_decision(recipe: "Recipe", prepared: "Prepared", y_val: np.ndarray, proba_val: np.ndarray) -> dict[str, Any]:
+    """Threshold of the ``prior_shift*`` objectives, with the factor and target it came from."""
+    from shipyard.training.losses import balanced_class_weights
+
+    spec = recipe.imbalance.threshold
+    pos = prepared.positive_index
+    n = len(prepared.labels)
+    y_fit = prepared.y[prepared.split.train] if prepared.y_fit is None else prepared.y_fit
+    fit_counts = np.bincount(y_fit, minlength=n).astype(np.float64)
+    weights = balanced_class_weights(y_fit, n) if recipe.imbalance.class_weight == "balanced" else np.ones(n)
+    train_counts = np.bincount(prepared.y[prepared.split.train], minlength=n).astype(np.float64)
+    factor = prior_shift_factor(weights * fit_counts, train_counts, pos)
+    if spec.objective.startswith("prior_shift_matched"):
+        factor = matched_prior_factor(proba_val, pos, float(train_counts[pos] / train_counts.sum()))
+    target = 0.5
+    if spec.objective == "prior_shift_f1":
+        target = tune_threshold(y_val, proba_val, pos, "f1")["validation"]["f1"] / 2
+    elif spec.objective in ("prior_shift_f1_plugin", "prior_shift_matched_f1_plugin"):
+        target = plugin_f1_optimum(deweight(proba_val, factor, pos)) / 2
+    threshold = prior_shift_threshold(factor, target)
+    scores = proba_val[:, pos] >= threshold
+    positive = y_val == pos
+    tp = int((scores & positive).sum())
+    precision = tp / max(int(scores.sum()), 1) if scores.sum() else 1.0
+    recall = tp / max(int(positive.sum()), 1)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return {
+        "threshold": threshold,
+        "objective": spec.objective,
+        "prior_shift_factor": factor,
+        "target_on_unweighted_posterior": float(target),
+        "validation": {"precision": float(precision), "recall": float(recall), "f1": float(f1)},
+        "validation_rows": int(len(y_val)),
+    }
 
 
 def tune_threshold(

@@ -15,18 +15,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_classifier
 from sklearn.inspection import permutation_importance
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
+from sklearn.tree import export_text
 
 from shipyard.errors import ShipyardError
 from shipyard.explain.columns import RawEncoder, feature_to_column
-from shipyard.explain.shap_values import (
-    deep_shap,
-    output_matrix,
-    outputs_from_proba,
-    permutation_shap,
-)
+from shipyard.explain.shap_values import deep_shap, permutation_shap
 from shipyard.schema import Column
+from shipyard.tasks import Task
 
 ADDITIVITY_TOLERANCE = 1e-3
 """Largest |sum of SHAP values - (output - expected)| accepted from DeepLIFT, relative to max(1, output spread)."""
@@ -41,9 +38,11 @@ class Model:
     schema : list of Column
         Raw input columns.
     predict : callable
-        Coerced frame (n_rows, n_columns) to probabilities (n_rows, n_classes),
-        or to values (n_rows,) for regression.
-    task : {"classification", "regression"}
+        Coerced frame (n_rows, n_columns) to the task's output: probabilities
+        (n_rows, n_classes), or values (n_rows,) for regression.
+    task : Task
+        Says which outputs are explained, how a prediction reads, what
+        permutation importance and the surrogate measure.
     labels : list of str
         Class names (classification).
     positive_index : int, optional
@@ -55,7 +54,7 @@ class Model:
 
     schema: list[Column]
     predict: Callable[[pd.DataFrame], np.ndarray]
-    task: str = "classification"
+    task: Task
     labels: list[str] | None = None
     positive_index: int | None = None
     network: Any = None
@@ -144,14 +143,9 @@ def explain(
         "data": encoder.display(local_frame, 0),
         "output_of": local_class,
     }
-    if model.task == "classification":
-        local["predicted"] = model.labels[int(np.argmax(pred[0]))]
-        if y_test is not None and record is None:
-            local["true"] = model.labels[int(y_test[row])]
-    else:
-        local["predicted"] = float(np.ravel(pred)[0])
-        if y_test is not None and record is None:
-            local["true"] = float(y_test[row])
+    local["predicted"] = model.task.describe_prediction(np.asarray(pred)[0], model.labels)
+    if y_test is not None and record is None:
+        local["true"] = model.labels[int(y_test[row])] if model.labels else float(y_test[row])
     result["local"] = local
 
     if y_test is not None:
@@ -168,10 +162,7 @@ def explain(
 
 def _shap(model: Model, encoder: RawEncoder, rows: pd.DataFrame, back: pd.DataFrame, seed: int, chosen: np.ndarray, position: int):
     """Return the global SHAP summary (over the first ``len(chosen)`` rows) and the local explanation of ``rows[position]``."""
-    if model.task == "regression":
-        matrix, classes = np.ones((1, 1)), [None]
-    else:
-        matrix, classes = output_matrix(len(model.labels), model.positive_index)
+    matrix, classes, unit = model.task.explained_outputs(model.labels, model.positive_index)
     values = expected = outputs = None
     explainer = "PermutationExplainer on raw columns (model-agnostic)"
     if model.network is not None and model.preprocessor is not None:
@@ -188,25 +179,17 @@ def _shap(model: Model, encoder: RawEncoder, rows: pd.DataFrame, back: pd.DataFr
                 values = None  # an operator DeepLIFT does not support: use the exact model-agnostic explainer
 
     if values is None:
-        predict = model.predict
-        task = model.task
+        predict, task = model.predict, model.task
 
         def f(matrix_rows: np.ndarray) -> np.ndarray:
-            out = predict(encoder.decode(matrix_rows))
-            return np.asarray(out, dtype=np.float64).reshape(-1, 1) if task == "regression" else outputs_from_proba(out, matrix)
+            return task.explained_values(predict(encoder.decode(matrix_rows)), matrix)
 
         values, expected, outputs = permutation_shap(f, encoder.encode(back), encoder.encode(rows), seed)
     error = float(np.abs(values.sum(axis=1) + expected - outputs).max())
     local_values, local_outputs = values[position], outputs[position]
     values, outputs, rows = values[: len(chosen)], outputs[: len(chosen)], rows.iloc[: len(chosen)]
-    if model.task == "regression":
-        unit, local_k, local_class = "the predicted value (target units)", 0, None
-    elif len(classes) == 1:
-        unit, local_k, local_class = f"log-odds of '{model.labels[classes[0]]}'", 0, model.labels[classes[0]]
-    else:
-        unit = "centred logits, log p(class) - mean log p (per class)"
-        local_k = int(np.argmax(local_outputs))
-        local_class = model.labels[classes[local_k]]
+    local_k = 0 if len(classes) == 1 else int(np.argmax(local_outputs))
+    local_class = None if classes[local_k] is None else model.labels[classes[local_k]]
     mean_abs = np.abs(values).mean(axis=(0, 2))
     names = [c.name for c in model.schema]
     order = np.argsort(-mean_abs)
@@ -242,19 +225,7 @@ class _Fitted:
 
 def _permutation(model: Model, test: pd.DataFrame, y_test: np.ndarray, names: list[str], repeats: int, seed: int) -> dict[str, Any]:
     """scikit-learn's permutation importance of the whole pipeline on the test rows."""
-    if model.task == "regression":
-        metric = "RMSE"
-
-        def score(est: _Fitted, X: pd.DataFrame, y: np.ndarray) -> float:
-            return -float(np.sqrt(np.mean((np.ravel(est.predict_fn(X)) - y) ** 2)))
-    else:
-        metric = "log-loss"
-        k = len(model.labels)
-
-        def score(est: _Fitted, X: pd.DataFrame, y: np.ndarray) -> float:
-            proba = np.clip(np.asarray(est.predict_fn(X), dtype=np.float64), 1e-15, 1.0)
-            return float(np.log(proba[np.arange(len(y)), y]).mean()) if k else 0.0
-
+    metric, score = model.task.permutation_scorer(model.labels)
     found = permutation_importance(_Fitted(model.predict), test, y_test, scoring=score, n_repeats=repeats, random_state=seed)
     order = np.argsort(-found.importances_mean)
     return {
@@ -270,19 +241,12 @@ def _surrogate(model: Model, encoder: RawEncoder, train: pd.DataFrame, test: pd.
     """A shallow decision tree fitted to the model's predictions on the training rows; fidelity on the test rows."""
     X_train, X_test = _tree_features(encoder, train), _tree_features(encoder, test)
     features = list(X_train.columns)
-    if model.task == "regression":
-        target_train, target_test = np.ravel(model.predict(train)), np.ravel(model.predict(test))
-        tree = DecisionTreeRegressor(max_depth=depth, random_state=seed).fit(X_train, target_train)
-        fit = tree.predict(X_test)
-        ss = np.sum((target_test - target_test.mean()) ** 2)
-        fidelity, how = float(1 - np.sum((fit - target_test) ** 2) / ss) if ss > 0 else 1.0, "R² against the network's predictions"
-        rules = export_text(tree, feature_names=features, decimals=3)
-    else:
-        target_train, target_test = model.predict(train).argmax(axis=1), model.predict(test).argmax(axis=1)
-        tree = DecisionTreeClassifier(max_depth=depth, random_state=seed).fit(X_train, target_train)
-        fidelity, how = float(np.mean(tree.predict(X_test) == target_test)), "agreement with the network's predicted class"
-        class_names = [str(model.labels[c]) for c in tree.classes_]
-        rules = export_text(tree, feature_names=features, class_names=class_names, decimals=3)
+    tree, how = model.task.surrogate(depth, seed)
+    target_train, target_test = model.task.surrogate_target(model.predict(train)), model.task.surrogate_target(model.predict(test))
+    tree.fit(X_train, target_train)
+    fidelity = float(tree.score(X_test, target_test))  # accuracy of a classifier tree, R² of a regressor tree
+    names = {"class_names": [str(model.labels[c]) for c in tree.classes_]} if is_classifier(tree) else {}
+    rules = export_text(tree, feature_names=features, decimals=3, **names)
     return {"depth": depth, "fidelity": fidelity, "fidelity_metric": how, "rules": rules, "leaves": int(tree.get_n_leaves())}
 
 

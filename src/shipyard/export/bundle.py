@@ -51,7 +51,7 @@ def write_bundle(directory: Path, files: dict[str, bytes], manifest: dict[str, A
     Parameters
     ----------
     directory : Path
-        The bundle folder to create; must not exist yet.
+        The bundle folder to create; an existing one is replaced whole (never half-written).
     files : dict of str to bytes
         File name to content (e.g. ``{"model.onnx": ...}``).
     manifest : dict
@@ -79,7 +79,14 @@ def write_bundle(directory: Path, files: dict[str, bytes], manifest: dict[str, A
         "versions": library_versions(),
     }
     (partial / MANIFEST).write_text(json.dumps(full, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(partial, directory)
+    if directory.exists():
+        previous = directory.with_name(directory.name + ".prev")
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(directory, previous)
+        os.replace(partial, directory)
+        shutil.rmtree(previous, ignore_errors=True)
+    else:
+        os.replace(partial, directory)
     return directory
 
 

@@ -27,9 +27,9 @@ FEATURES = "features"
 
 
 def build_pipeline_onnx(
-    preprocessor: ColumnTransformer, schema: list[Column], model: nn.Module, n_features: int, opset: int = 18, task: str = "classification"
+    preprocessor: ColumnTransformer, schema: list[Column], model: nn.Module, n_features: int, opset: int = 18, output: str = PROBABILITIES
 ) -> onnx.ModelProto:
-    """Return the ONNX model of preprocessing followed by the network and a softmax.
+    """Return the ONNX model of preprocessing followed by the network and its output head.
 
     Parameters
     ----------
@@ -39,25 +39,25 @@ def build_pipeline_onnx(
         One graph input per column, shape (batch, 1): float for numeric,
         string for categorical.
     model : nn.Module
-        Maps (batch, n_features) to logits (batch, n_classes).
+        The network with the task's head (:meth:`shipyard.tasks.base.Task.export_head`):
+        maps (batch, n_features) to probabilities (batch, n_classes) or values (batch, 1).
     n_features : int
         Width of the preprocessor output.
     opset : int
         Default-domain opset of the result (18 or later).
-    task : {"classification", "regression"}
-        Regression networks are exported without the softmax, with output ``prediction``.
+    output : str
+        Name of the graph's output (the task's ``output``: ``probabilities`` or ``prediction``).
 
     Returns
     -------
     onnx.ModelProto
-        Inputs: one per column. Output ``probabilities``: float tensor of
-        shape (batch, n_classes).
+        Inputs: one per column. Output ``output``: float tensor of shape (batch, n_outputs).
     """
     types = [
         (c.onnx_name, FloatTensorType([None, 1]) if c.kind == "numeric" else StringTensorType([None, 1])) for c in schema
     ]
     pre = convert_sklearn(preprocessor, initial_types=types, target_opset={"": opset, "ai.onnx.ml": 3})
-    net = _export_network(model, n_features, opset, task)
+    net = export_network(model, n_features, opset, output)
     pre = _align(pre, opset, net.ir_version)
     net = compose.add_prefix(net, "net/", rename_inputs=True, rename_outputs=False)
     merged = compose.merge_models(pre, net, io_map=[(pre.graph.output[0].name, f"net/{FEATURES}")])
@@ -66,9 +66,15 @@ def build_pipeline_onnx(
     return merged
 
 
-def _export_network(model: nn.Module, n_features: int, opset: int, task: str = "classification") -> onnx.ModelProto:
-    regression = task == "regression"
-    wrapped = (model if regression else nn.Sequential(model, nn.Softmax(dim=1))).to("cpu").eval()
+def export_network(model: nn.Module, n_features: int, opset: int, output: str) -> onnx.ModelProto:
+    """Export a network on preprocessed features with ``torch.onnx.export(dynamo=True)`` and a dynamic batch axis.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``features`` (batch, n_features), output named ``output``.
+    """
+    wrapped = model.to("cpu").eval()
     example = (torch.zeros(2, n_features),)
     batch = torch.export.Dim("batch")
     # The exporter logs each step and warns about internals; the user needs neither.
@@ -79,7 +85,7 @@ def _export_network(model: nn.Module, n_features: int, opset: int, task: str = "
             wrapped,
             example,
             input_names=[FEATURES],
-            output_names=[PREDICTION if regression else PROBABILITIES],
+            output_names=[output],
             dynamo=True,
             opset_version=opset,
             dynamic_shapes=({0: batch},),

@@ -1,4 +1,4 @@
-"""A multilayer perceptron classifier that outputs logits."""
+"""A multilayer perceptron that outputs logits."""
 
 from __future__ import annotations
 

@@ -165,7 +165,7 @@ def leaderboard_section(ctx: ReportContext) -> Section | None:
 @register_section("confusion", "Confusion matrix", order=50)
 def confusion_section(ctx: ReportContext) -> Section | None:
     """The normalized confusion matrix (rows sum to 1) with counts."""
-    if ctx.task != "classification" or ctx.predictions is None:
+    if not ctx.task.has_classes or ctx.predictions is None:
         return None
     y, proba, labels = _class_proba(ctx)
     cm = np.array(normalized_confusion(y, proba))
@@ -188,7 +188,7 @@ def confusion_section(ctx: ReportContext) -> Section | None:
 @register_section("curves", "ROC and precision-recall curves", order=55)
 def curves_section(ctx: ReportContext) -> Section | None:
     """ROC and PR curves per class (the positive class for binary tasks) and metrics against the threshold."""
-    if ctx.task != "classification" or ctx.predictions is None:
+    if not ctx.task.has_classes or ctx.predictions is None:
         return None
     y, proba, labels = _class_proba(ctx)
     pos = _positive_index(ctx)
@@ -331,7 +331,7 @@ def explanations_section(ctx: ReportContext) -> Section | None:
 @register_section("residuals", "Predictions and residuals", order=50)
 def residuals_section(ctx: ReportContext) -> Section | None:
     """Regression: predicted against true values and residuals, on the test rows."""
-    if ctx.task != "regression" or ctx.predictions is None:
+    if ctx.task.has_classes or ctx.predictions is None:
         return None
     frame = ctx.predictions
     y, pred = frame["y_true"].to_numpy(dtype=float), frame[NETWORK].to_numpy(dtype=float)

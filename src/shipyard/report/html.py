@@ -23,8 +23,9 @@ def build_sections(path: Path) -> list[Section]:
     -------
     list of Section
         The non-empty sections, in page order, with ``id`` and ``title`` set.
-        A builder that fails becomes a section that says so (the rest of the
-        report is still useful); a builder returning None is left out.
+        A builder that fails becomes a section marked as failed, with the
+        error (the rest of the report is still useful, and the page says what
+        is missing); a builder returning None is left out.
     """
     import shipyard.report.builtin  # noqa: F401  (registers the built-in sections)
 
@@ -34,7 +35,7 @@ def build_sections(path: Path) -> list[Section]:
         try:
             section = builder(ctx)
         except Exception as exc:  # noqa: BLE001  a broken section must not hide the others
-            section = Section(findings=[f"This section could not be built: {type(exc).__name__}: {exc}"])
+            section = Section(failed=f"This section could not be built: {type(exc).__name__}: {exc}")
         if section is None or section.is_empty():
             continue
         section.id, section.title = sid, section.title or title
@@ -72,7 +73,7 @@ def build_report(run_path: str | Path) -> Path:
     html = env.from_string(TEMPLATE).render(
         name=ctx.recipe.get("name", run.path.parent.name),
         run=run.path.name,
-        task=ctx.task,
+        task=ctx.task.name,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         version=__version__,
         sections=sections,

@@ -77,6 +77,9 @@ class Section:
     figures : list of Figure
     preformatted : list of str
         Monospaced text blocks (e.g. rules of a surrogate tree).
+    failed : str
+        Set (to the error) when the section's builder raised: the page marks
+        the section as failed, and the report test fails on it.
     """
 
     paragraphs: list[str] = field(default_factory=list)
@@ -86,10 +89,11 @@ class Section:
     preformatted: list[str] = field(default_factory=list)
     title: str = ""
     id: str = ""
+    failed: str = ""
 
     def is_empty(self) -> bool:
         """True when the section has nothing to show."""
-        return not (self.paragraphs or self.findings or self.tables or self.figures or self.preformatted)
+        return not (self.paragraphs or self.findings or self.tables or self.figures or self.preformatted or self.failed)
 
 
 class ReportContext:
@@ -125,9 +129,11 @@ class ReportContext:
         return yaml.safe_load((self.path / "recipe.yaml").read_text(encoding="utf-8")) if self.has("recipe.yaml") else {}
 
     @property
-    def task(self) -> str:
-        """``classification`` or ``regression``."""
-        return self.recipe.get("task", "classification")
+    def task(self) -> Any:
+        """The run's :class:`~shipyard.tasks.base.Task` (e.g. ``ctx.task.has_classes`` for class-probability sections)."""
+        from shipyard.tasks import get_task
+
+        return get_task(self.recipe.get("task", "classification"))
 
     @cached_property
     def predictions(self) -> Any:

@@ -12,6 +12,8 @@ header { border-bottom: 2px solid #ddd; margin-bottom: 1rem; }
 nav ol { columns: 2; }
 section.report-section { border-top: 1px solid #eee; padding: 0.5rem 0 1rem; }
 .finding { background: #fff7e6; border-left: 4px solid #f0a030; padding: 0.4rem 0.8rem; margin: 0.4rem 0; }
+section.section-failed { background: #fdecea; }
+.failure { background: #fdecea; border-left: 4px solid #c62828; padding: 0.4rem 0.8rem; margin: 0.4rem 0; font-weight: bold; }
 table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -29,8 +31,10 @@ pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; font-size: 0.8rem;
 <nav><ol>{% for s in sections %}<li><a href="#{{ s.id }}">{{ s.title }}</a></li>{% endfor %}</ol></nav>
 </header>
 {% for s in sections %}
-<section class="report-section" id="{{ s.id }}">
+<section class="report-section{% if s.failed %} section-failed{% endif %}" id="{{ s.id }}"{% if s.failed %} data-failed="true"{% endif %}>
 <h2>{{ s.title }}</h2>
+{% if s.failed %}<p class="failure">{{ s.failed }}</p>
+{% endif %}
 {% for f in s.findings %}<p class="finding">{{ f }}</p>
 {% endfor %}
 {% for p in s.paragraphs %}<p>{{ p }}</p>

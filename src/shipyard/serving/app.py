@@ -7,10 +7,11 @@ module never imports torch.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request model built at run time.
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -44,25 +45,22 @@ def record_model(schema: list[Column]) -> type[BaseModel]:
     return create_model("Record", __config__=config, **fields)
 
 
-class PredictResponse(BaseModel):
-    """Predictions for each record, in request order."""
+def current_model(request: Request) -> Predictor:
+    """The served model: ``app.state.model``, read once per request (a dependency).
 
-    labels: list[Any] = Field(..., description="Predicted class of each record (arg-max, or the bundle's tuned decision threshold).")
-    probabilities: list[dict[str, float]] = Field(..., description="Per-record mapping from class label to probability.")
-    model: str = Field(..., description="Name of the served model.")
-    warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
-
-
-class RegressionResponse(BaseModel):
-    """Predicted values for each record, in request order."""
-
-    predictions: list[float] = Field(..., description="Predicted value of each record, in the target's units.")
-    model: str = Field(..., description="Name of the served model.")
-    warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
+    Replacing the model is one assignment to ``app.state.model``; a request
+    in flight keeps the predictor it started with.
+    """
+    return request.app.state.model
 
 
 def create_app(path: str | Path) -> FastAPI:
     """Create the app for a bundle or run directory.
+
+    The bundle is loaded once and held in ``app.state.model``; handlers get it
+    through the :func:`current_model` dependency, never by closing over it.
+    The request schema (and so the OpenAPI document) is built from the
+    bundle's input schema.
 
     Parameters
     ----------
@@ -87,13 +85,20 @@ def create_app(path: str | Path) -> FastAPI:
         __config__=ConfigDict(extra="forbid"),
         records=(list[Record], Field(..., min_length=1, max_length=MAX_RECORDS, description="Raw input records.")),
     )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.model = predictor
+        yield
+
     app = FastAPI(
         title=f"Shipyard model: {manifest['name']}",
         version=__version__,
         description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels)) or 'a value'}) from "
         f"{len(predictor.schema)} input columns.",
+        lifespan=lifespan,
     )
-    names = [str(label) for label in predictor.labels]
+    app.state.model = predictor  # also before start-up, for in-process clients that skip the lifespan
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -112,41 +117,25 @@ def create_app(path: str | Path) -> FastAPI:
         detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": detail})
 
-    def run_model(request: BaseModel) -> tuple[Any, list[str]]:
-        """Records → model output and unseen-category warnings; input the schema cannot catch becomes a 422."""
+    @app.post("/v1/predict", response_model=predictor.task.response_model())
+    def predict(request: request_model, model: Predictor = Depends(current_model)) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Predict the records: labels and class probabilities, or values."""
         records = [r.model_dump(by_alias=True) for r in request.records]
         try:
-            return predictor.predict_with_warnings(records, source="request")
-        except InputError as exc:
+            output, warnings = model.predict_with_warnings(records, source="request")
+        except InputError as exc:  # input the schema cannot catch
             raise HTTPException(status_code=422, detail=exc.one_line()) from None
-
-    if predictor.task == "regression":
-
-        @app.post("/v1/predict", response_model=RegressionResponse)
-        def predict_values(request: request_model) -> RegressionResponse:  # type: ignore[valid-type]
-            values, warnings = run_model(request)
-            return RegressionResponse(predictions=[float(v) for v in values], model=manifest["name"], warnings=warnings)
-
-    else:
-
-        @app.post("/v1/predict", response_model=PredictResponse)
-        def predict(request: request_model) -> PredictResponse:  # type: ignore[valid-type]
-            proba, warnings = run_model(request)
-            return PredictResponse(
-                labels=[predictor.labels[i] for i in predictor.decide(proba)],
-                probabilities=[dict(zip(names, map(float, row))) for row in proba],
-                model=manifest["name"],
-                warnings=warnings,
-            )
+        return model.task.response(output, model.decisions(output), model.labels, model.manifest["name"], warnings)
 
     @app.get("/v1/model")
-    def model_info() -> dict[str, Any]:
+    def model_info(model: Predictor = Depends(current_model)) -> dict[str, Any]:
         """The bundle's manifest: schema, labels, metrics, hashes, versions."""
-        return manifest
+        return model.manifest
 
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
+    def healthz(model: Predictor = Depends(current_model)) -> dict[str, Any]:
         """Liveness: the model is loaded."""
+        manifest = model.manifest
         return {"status": "ok", "model": manifest["name"], "sha256": manifest["files"][manifest["model_file"]]["sha256"]}
 
     return app

@@ -1,4 +1,9 @@
-"""Calibrate stage: optional temperature scaling fitted on the validation split (Guo et al. 2017)."""
+"""Calibrate stage: optional temperature scaling fitted on the validation split (Guo et al. 2017).
+
+The fitted temperature wraps the network (:class:`~shipyard.models.wrappers.TemperatureScaled`),
+so evaluation, the bundle and the server all see calibrated probabilities;
+the predicted class never changes. The checkpoint records the wrapper.
+"""
 
 from __future__ import annotations
 
@@ -7,53 +12,70 @@ from typing import Any
 import numpy as np
 import torch
 
-from shipyard.evaluation.calibration import (
-    TemperatureScaled,
-    expected_calibration_error,
-    fit_temperature,
-)
+from shipyard.evaluation.calibration import expected_calibration_error, fit_temperature
+from shipyard.models.wrappers import TemperatureScaled
 from shipyard.recipe import Recipe
-from shipyard.stages.prepare import Prepared
+from shipyard.stages.base import RunContext, Stage, register_stage
+from shipyard.training.checkpoint import checkpoint_folder, set_wrappers
 
 
-def calibrate(recipe: Recipe, prepared: Prepared, model: torch.nn.Module) -> tuple[torch.nn.Module, dict[str, Any] | None]:
-    """Wrap the network in a fitted temperature when ``evaluate.calibration.temperature_scaling`` is on.
+def _nll(z: np.ndarray, y: np.ndarray) -> float:
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(y)), y].mean())
 
-    The temperature is fitted on the validation split only; the returned
-    network is what is evaluated and exported, so the bundle serves the
-    calibrated probabilities (the predicted class never changes).
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def temperature_scale(network: torch.nn.Module, X_val: np.ndarray, y_val: np.ndarray, bins: int) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Fit a temperature on validation logits and wrap the network in it.
+
+    Parameters
+    ----------
+    network : nn.Module
+        Maps (n_rows, n_features) to logits (n_rows, n_classes).
+    X_val : ndarray of shape (n_val, n_features)
+    y_val : ndarray of shape (n_val,)
+        Class indices.
+    bins : int
+        ECE bins.
 
     Returns
     -------
-    (nn.Module, dict or None)
-        The network to evaluate and export, and ``{"temperature", "validation_nll_before",
-        "validation_nll_after", "validation_ece_before", "validation_ece_after"}``
-        (None when temperature scaling is off or the task is not classification).
+    (nn.Module, dict)
+        The wrapped network and ``{"temperature", "validation_nll_before", "validation_nll_after",
+        "validation_ece_before", "validation_ece_after"}``.
     """
-    spec = recipe.evaluate.calibration
-    if not spec.temperature_scaling or getattr(recipe, "task", "classification") != "classification":
-        return model, None
-    y_val = prepared.y[prepared.split.validation]
     with torch.no_grad():
-        logits = model(torch.from_numpy(prepared.X["validation"])).numpy().astype(np.float64)
+        logits = network(torch.from_numpy(X_val)).numpy().astype(np.float64)
     temperature = fit_temperature(logits, y_val)
-    scaled = TemperatureScaled(model, temperature).eval()
-
-    def nll(z: np.ndarray) -> float:
-        z = z - z.max(axis=1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-log_p[np.arange(len(y_val)), y_val].mean())
-
-    def softmax(z: np.ndarray) -> np.ndarray:
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
-
-    bins = spec.bins
     info = {
         "temperature": temperature,
-        "validation_nll_before": nll(logits),
-        "validation_nll_after": nll(logits / temperature),
-        "validation_ece_before": expected_calibration_error(y_val, softmax(logits), bins),
-        "validation_ece_after": expected_calibration_error(y_val, softmax(logits / temperature), bins),
+        "validation_nll_before": _nll(logits, y_val),
+        "validation_nll_after": _nll(logits / temperature, y_val),
+        "validation_ece_before": expected_calibration_error(y_val, _softmax(logits), bins),
+        "validation_ece_after": expected_calibration_error(y_val, _softmax(logits / temperature), bins),
     }
-    return scaled, info
+    return TemperatureScaled(network, temperature).eval(), info
+
+
+@register_stage
+class CalibrateStage(Stage):
+    """Temperature scaling when ``evaluate.calibration.temperature_scaling`` is on."""
+
+    name = "calibrate"
+    section = "evaluate.calibration"
+    order = 30
+    message = "fitting a temperature on the validation split"
+
+    def enabled(self, recipe: Recipe) -> bool:
+        return recipe.evaluate.calibration.temperature_scaling
+
+    def run(self, ctx: RunContext) -> None:
+        data = ctx.data
+        ctx.network, info = temperature_scale(ctx.network, data.X["validation"], data.y[data.split.validation], ctx.recipe.evaluate.calibration.bins)
+        ctx.extras["temperature_scaling"] = info
+        set_wrappers(checkpoint_folder(ctx.run_dir.path), ctx.network)

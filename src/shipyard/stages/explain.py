@@ -1,7 +1,9 @@
 """Explain stage: SHAP values, permutation importance and a surrogate tree, written to ``explain.json``.
 
 Runs inside the pipeline on the in-memory network, or alone on a finished run
-or a bundle (``shipyard explain RUN_OR_BUNDLE``).
+(``shipyard explain RUN``: the network from its checkpoint, the data rebuilt
+from its saved preparation, nothing refitted), or on a bundle and a file of
+records (``shipyard explain BUNDLE --data FILE``).
 """
 
 from __future__ import annotations
@@ -13,45 +15,31 @@ import numpy as np
 import pandas as pd
 import torch
 
-from shipyard.errors import DataError, ShipyardError
+from shipyard.data.prepared import Prepared
+from shipyard.errors import DataError
 from shipyard.explain import Model, check_row, explain
-from shipyard.recipe import Recipe, recipe_from_dict
+from shipyard.recipe import Recipe
 from shipyard.rundir import RunDir
-from shipyard.schema import coerce
-from shipyard.stages.prepare import Prepared, fit_preprocessing, load_and_split
-from shipyard.stages.train import predict_proba_torch
+from shipyard.schema import coerce, onnx_feed
+from shipyard.stages.base import RunContext, Stage, register_stage
+from shipyard.tasks import get_task
 
 EXPLAIN = "explain.json"
-WEIGHTS = "model.pt"
-"""The trained network's ``state_dict`` in the run directory (read with ``weights_only=True``); not part of the bundle."""
 
 
 def network_model(recipe: Recipe, prepared: Prepared, network: torch.nn.Module) -> Model:
     """Wrap a run's preprocessing and PyTorch network as a :class:`~shipyard.explain.Model`."""
-    pre = prepared.preprocessor
-    task = getattr(recipe, "task", "classification")
+    pre, task = prepared.preprocessor, get_task(recipe.task)
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
-        X = pre.transform(frame).astype(np.float32)
-        if task == "regression":
-            with torch.no_grad():
-                return network(torch.from_numpy(X)).numpy().reshape(-1).astype(np.float64)
-        return predict_proba_torch(network, X)
+        return task.predict(network, pre.transform(frame).astype(np.float32))
 
-    labels = [str(v) for v in prepared.labels] if task == "classification" else None
+    labels = [str(v) for v in prepared.labels] or None
     return Model(prepared.schema, predict, task, labels, prepared.positive_index, network, pre)
 
 
-def check_explain(recipe: Recipe, prepared: Prepared) -> None:
-    """Raise before any training when ``explain.row`` is not a test-row position (a no-op when explain is off)."""
-    if recipe.explain.enabled:
-        check_row(recipe.explain.row, len(prepared.split.test), "explain.row")
-
-
-def explain_run(
-    recipe: Recipe, prepared: Prepared, network: torch.nn.Module, run_dir: RunDir, row: int | None = None, record: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Explain the network of a run on its test split and write ``explain.json``.
+def explain_run(ctx: RunContext, row: int | None = None, record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Explain the run's network on its test split and write ``explain.json``.
 
     ``record`` (raw column values, e.g. parsed from ``--record JSON``) is
     explained locally instead of a test row.
@@ -61,6 +49,7 @@ def explain_run(
     ShipyardError
         If ``row`` is not a test-row position; InputError if ``record`` does not match the input schema.
     """
+    recipe, prepared = ctx.recipe, ctx.data
     spec = recipe.explain
     test = prepared.model_input.iloc[prepared.split.test]
     train = prepared.model_input.iloc[prepared.split.train]
@@ -68,7 +57,7 @@ def explain_run(
     row = spec.row if row is None else row
     check_row(row, len(test), what)
     result = explain(
-        network_model(recipe, prepared, network),
+        network_model(recipe, prepared, ctx.network),
         test,
         prepared.y[prepared.split.test],
         train,
@@ -81,42 +70,8 @@ def explain_run(
         record=None if record is None else coerce(pd.DataFrame([record]), prepared.schema, "--record"),
     )
     result["source"] = "run"
-    run_dir.write_json(EXPLAIN, result)
+    ctx.run_dir.write_json(EXPLAIN, result)
     return result
-
-
-def load_run_network(run: RunDir) -> tuple[Recipe, Prepared, torch.nn.Module]:
-    """Rebuild a finished run's data split, preprocessing and trained network.
-
-    The split and the preprocessing are refitted from the run's resolved recipe
-    (deterministic for the same seed); the weights come from ``model.pt``.
-
-    Raises
-    ------
-    ShipyardError
-        If the run has no saved weights.
-    """
-    from shipyard.evaluation.calibration import TemperatureScaled
-    from shipyard.models import build_model
-
-    raw = run.path / "recipe.yaml"
-    import yaml
-
-    # Relative data paths resolve against the original recipe's folder, recorded in run.json.
-    base_dir = Path(run.read_json("run.json").get("recipe_dir") or Path.cwd())
-    recipe = recipe_from_dict(yaml.safe_load(raw.read_text(encoding="utf-8")), source=str(raw), base_dir=base_dir)
-    weights = run.path / WEIGHTS
-    if not weights.is_file():
-        raise ShipyardError(f"{weights}: the run has no saved network weights", "re-run the recipe with this version of shipyard, or explain its bundle with --data")
-    prepared = load_and_split(recipe)
-    fit_preprocessing(recipe, prepared)
-    n_out = 1 if getattr(recipe, "task", "classification") == "regression" else len(prepared.labels)
-    network = build_model(recipe.model, prepared.X["train"].shape[1], n_out)
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    if "inv_temperature" in state:
-        network = TemperatureScaled(network, 1.0)
-    network.load_state_dict(state)
-    return recipe, prepared, network.eval()
 
 
 def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int, samples: int = 200, background: int = 100, seed: int = 0) -> dict[str, Any]:
@@ -138,32 +93,28 @@ def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int,
 
     predictor = Predictor(bundle)
     frame = load_table(str(data))
-    task = predictor.manifest.get("task", "classification")
+    task = predictor.task
+    labels = [str(v) for v in predictor.labels] or None
     y = None
     if target is not None:
         if target not in frame.columns:
             raise DataError(f"{data}: target column '{target}' not found", f"columns are: {', '.join(map(str, frame.columns))}")
-        if task == "regression":
+        if labels is None:
             y = frame[target].to_numpy(dtype=np.float64)
         else:
-            names = [str(v) for v in predictor.labels]
-            unknown = sorted(set(frame[target].astype(str)) - set(names))
+            unknown = sorted(set(frame[target].astype(str)) - set(labels))
             if unknown:
-                raise DataError(f"{data}: column '{target}' holds labels the model does not know: {unknown[:5]}", f"the model's labels are {names}")
-            y = frame[target].astype(str).map({n: i for i, n in enumerate(names)}).to_numpy()
+                raise DataError(f"{data}: column '{target}' holds labels the model does not know: {unknown[:5]}", f"the model's labels are {labels}")
+            y = frame[target].astype(str).map({n: i for i, n in enumerate(labels)}).to_numpy()
     model_input = coerce(frame, predictor.schema, str(data))
     check_row(row, len(model_input), "--row", str(data))
     schema = predictor.schema
 
     def predict(coerced: pd.DataFrame) -> np.ndarray:
-        from shipyard.schema import onnx_feed
+        (out,) = predictor.session.run([task.output], onnx_feed(coerced, schema))
+        return task.shape_output(out).astype(np.float64)
 
-        (out,) = predictor.session.run([predictor.session.get_outputs()[0].name], onnx_feed(coerced, schema))
-        return out.reshape(-1).astype(np.float64) if task == "regression" else out
-
-    pos = predictor.manifest.get("positive_label")
-    labels = [str(v) for v in predictor.labels] if task != "regression" else None
-    model = Model(schema, predict, task, labels, None if pos is None else labels.index(str(pos)))
+    model = Model(schema, predict, task, labels, predictor.positive_index)
     result = explain(model, model_input, y, model_input, samples=samples, background=background, row=row, seed=seed)
     result["source"] = f"bundle {predictor.path} on {data}"
     return result
@@ -174,3 +125,24 @@ def write_explain(path: Path, result: dict[str, Any]) -> Path:
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return RunDir(path.parent).write_json(path.name, result)
+
+
+@register_stage
+class ExplainStage(Stage):
+    """SHAP, permutation importance and a surrogate tree of the network (``explain.enabled``)."""
+
+    name = "explain"
+    section = "explain"
+    order = 70
+    writes = (EXPLAIN,)
+    rerunnable = True
+    message = "explaining the network (SHAP, permutation importance, surrogate tree)"
+
+    def enabled(self, recipe: Recipe) -> bool:
+        return recipe.explain.enabled
+
+    def check(self, recipe: Recipe, data: Prepared) -> None:
+        check_row(recipe.explain.row, len(data.split.test), "explain.row")
+
+    def run(self, ctx: RunContext) -> None:
+        explain_run(ctx)

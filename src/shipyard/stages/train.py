@@ -1,79 +1,93 @@
-"""Train stage: build the network from the recipe and fit it."""
+"""Train stage: build the network from the recipe's model kind and train it; checkpoint as it goes.
+
+The loop is :class:`shipyard.training.Trainer`; this stage adds the run's
+callbacks (progress bar, MLflow epoch logging, a resumable checkpoint every
+``train.checkpoint_every`` epochs) and writes ``history.json`` and the final
+``checkpoint/``. With ``shipyard run --resume``, training continues from the
+run's last checkpoint.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+import math
+from typing import Any
 
-from shipyard.models import build_model
+from torch import nn
+
+from shipyard.data.prepared import Prepared
 from shipyard.recipe import Recipe
-from shipyard.stages.prepare import Prepared
-from shipyard.tracking import Tracker
-from shipyard.training import Trainer, TrainResult
-from shipyard.training.losses import balanced_accuracy, build_loss
-from shipyard.training.trainer import accuracy
+from shipyard.stages.base import RunContext, Stage, register_stage
+from shipyard.tasks import get_task
+from shipyard.training.callbacks import Checkpointer, EpochLogger, ProgressBar
+from shipyard.training.checkpoint import CHECKPOINT, checkpoint_folder, load_checkpoint, load_training_state, save_checkpoint
+from shipyard.training.device import resolve_device
+from shipyard.training.fit import train_network
+from shipyard.training.trainer import Trainer, TrainResult, TrainState
+
+HISTORY = "history.json"
 
 
-def train(recipe: Recipe, prepared: Prepared, tracker: Tracker, progress: bool) -> tuple[torch.nn.Module, TrainResult]:
-    """Build the network from the recipe and train it with early stopping."""
-    if recipe.task == "regression":
-        return train_regression(recipe, prepared, tracker, progress)
-    torch.manual_seed(recipe.seed)
-    n_features = prepared.X["train"].shape[1]
-    model = build_model(recipe.model, n_features, len(prepared.labels))
-    # The rows the network fits: the training split after any resampling and augmentation.
-    X_fit = prepared.X["train"] if prepared.X_fit is None else prepared.X_fit
-    y_fit = prepared.y[prepared.split.train] if prepared.y_fit is None else prepared.y_fit
-    imbalance = recipe.imbalance
-    loss_fn = build_loss(imbalance.loss, imbalance.class_weight, y_fit, len(prepared.labels), imbalance.focal_gamma)
-    counts = np.bincount(prepared.y[prepared.split.train])
-    counts = counts[counts > 0]
-    # Imbalanced (ratio > 3): the per-epoch metric is balanced accuracy, never plain accuracy.
-    metric = ("balanced_accuracy", balanced_accuracy) if counts.max() / counts.min() > 3 else ("accuracy", accuracy)
-    trainer = Trainer(recipe.train, seed=recipe.seed, loss_fn=loss_fn, metric=metric, progress=progress)
-    y = prepared.y
-    result = trainer.fit(
-        model,
-        torch.from_numpy(X_fit),
-        torch.from_numpy(y_fit),
-        torch.from_numpy(prepared.X["validation"]),
-        torch.from_numpy(y[prepared.split.validation]),
-        on_epoch_end=tracker.log_epoch,
-    )
-    return model.to("cpu").eval(), result
+def checkpoint_info(recipe: Recipe, data: Prepared, state: TrainState, complete: bool) -> dict[str, Any]:
+    """The ``checkpoint.json`` fields of a run's network at a training state."""
+    best = state.best_val_loss
+    return {
+        "model": {"type": recipe.model.type, "spec": recipe.model.model_dump(mode="json")},
+        "task": recipe.task,
+        "n_features": data.n_features,
+        "n_outputs": get_task(recipe.task).n_outputs(data),
+        "epoch": state.epoch,
+        "best_epoch": state.best_epoch,
+        "best_val_loss": best if math.isfinite(best) else None,
+        "complete": complete,
+        "data": {"source": recipe.data.source, "sha256": data.data_sha256},
+    }
 
 
-def train_regression(recipe: Recipe, prepared: Prepared, tracker: Tracker, progress: bool) -> tuple[torch.nn.Module, TrainResult]:
-    """Train a one-output network on the standardised target (MSE or Huber) and return it rescaled to target units."""
-    from shipyard.training.regression import Rescale, SqueezedLoss, rmse, target_scale
+@register_stage
+class TrainStage(Stage):
+    """Fit the network with early stopping; write ``history.json`` and ``checkpoint/``."""
 
-    torch.manual_seed(recipe.seed)
-    model = build_model(recipe.model, prepared.X["train"].shape[1], 1)
-    trainer = Trainer(recipe.train, seed=recipe.seed, loss_fn=SqueezedLoss(recipe.train.loss or "mse"), metric=("rmse", rmse), progress=progress)
-    y = prepared.y
-    mean, std = target_scale(y[prepared.split.train])
+    name = "train"
+    section = "train"
+    order = 20
+    writes = (HISTORY, CHECKPOINT)
 
-    def scaled(rows: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(((y[rows] - mean) / std).astype(np.float32))
+    def check(self, recipe: Recipe, data: Prepared) -> None:
+        resolve_device(recipe.train.device)
 
-    result = trainer.fit(
-        model,
-        torch.from_numpy(prepared.X["train"]),
-        scaled(prepared.split.train),
-        torch.from_numpy(prepared.X["validation"]),
-        scaled(prepared.split.validation),
-        on_epoch_end=tracker.log_epoch,
-    )
-    return Rescale(model.to("cpu").eval(), mean, std).eval(), result
+    def run(self, ctx: RunContext) -> None:
+        recipe, data, run_path = ctx.recipe, ctx.data, ctx.run_dir.path
+
+        def save(trainer: Trainer, state: TrainState) -> None:
+            save_checkpoint(run_path, trainer.model, checkpoint_info(recipe, data, state, complete=False), trainer.training_state())
+
+        network: nn.Module | None = None
+        resume = None
+        if ctx.resume and _has_checkpoint(run_path):
+            saved = load_checkpoint(run_path)
+            if saved.complete:  # training had finished: keep its network
+                ctx.network = saved.network
+                ctx.training = _result_from_history(ctx)
+                return
+            network, resume = saved.network, load_training_state(checkpoint_folder(run_path))
+            ctx.console.log(f"resuming training after epoch {saved.info['epoch']} of {recipe.train.epochs}")
+        callbacks = [ProgressBar(ctx.progress), EpochLogger(ctx.tracker.log_epoch), Checkpointer(save, recipe.train.checkpoint_every)]
+        ctx.network, ctx.training = train_network(recipe, data, callbacks, network=network, resume=resume)
+        ctx.run_dir.write_json(HISTORY, ctx.training.history)
+        history, best = ctx.training.history, ctx.training.best_epoch
+        final = TrainState(epoch=len(history), best_epoch=best, best_val_loss=history[best - 1]["val_loss"] if best else math.inf)
+        save_checkpoint(run_path, ctx.network, checkpoint_info(recipe, data, final, complete=True))
 
 
-def predict_values_torch(model: torch.nn.Module, X: np.ndarray) -> np.ndarray:
-    """Values (n_rows,) of a regression network on preprocessed features (n_rows, n_features)."""
-    with torch.no_grad():
-        return model(torch.from_numpy(X)).numpy().reshape(-1)
+def _has_checkpoint(run_path: Any) -> bool:
+    try:
+        checkpoint_folder(run_path)
+    except Exception:  # noqa: BLE001  no checkpoint yet: the run died before its first one
+        return False
+    return True
 
 
-def predict_proba_torch(model: torch.nn.Module, X: np.ndarray) -> np.ndarray:
-    """Probabilities of the trained network on preprocessed features (n_rows, n_features)."""
-    with torch.no_grad():
-        return torch.softmax(model(torch.from_numpy(X)), dim=1).numpy()
+def _result_from_history(ctx: RunContext) -> TrainResult:
+    history = ctx.run_dir.read_json(HISTORY) if (ctx.run_dir.path / HISTORY).is_file() else []
+    best = min(history, key=lambda e: e["val_loss"])["epoch"] if history else 0
+    return TrainResult(history=history, best_epoch=best, device=str(resolve_device(ctx.recipe.train.device)))

@@ -1,5 +1,6 @@
-"""The training loop, written once: devices, early stopping, progress."""
+"""Training: the loop written once (:class:`Trainer`), its callbacks, data loading, optimizers, checkpoints."""
 
-from shipyard.training.trainer import Trainer, TrainResult
+from shipyard.training.callbacks import Callback
+from shipyard.training.trainer import Trainer, TrainResult, TrainState
 
-__all__ = ["Trainer", "TrainResult"]
+__all__ = ["Callback", "Trainer", "TrainResult", "TrainState"]

@@ -1,4 +1,4 @@
-"""Losses for imbalanced classification: class-weighted cross-entropy and focal loss."""
+"""Classification losses (class-weighted cross-entropy, focal loss) and the per-epoch metrics (accuracy, balanced accuracy)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,18 @@ def build_loss(loss: str, class_weight: str, y_fit: np.ndarray, n_classes: int, 
     if loss == "focal":
         return FocalLoss(gamma, weight)
     return nn.CrossEntropyLoss(weight=weight)
+
+
+def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of rows whose arg-max logit is the true class.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n_rows, n_classes)
+    y : Tensor of shape (n_rows,)
+        Class indices.
+    """
+    return float((logits.argmax(dim=1) == y).float().mean())
 
 
 def balanced_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:

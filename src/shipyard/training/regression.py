@@ -1,38 +1,18 @@
-"""Pieces that make the classifier pipeline a regressor: target standardisation, losses, the RMSE metric.
+"""Pieces that make the network a regressor: target standardisation, losses, the RMSE metric.
 
 The network is trained on the standardised target ``(y - mean) / std``
-(mean and std of the training split only) and wrapped in :class:`Rescale`
-afterwards, so evaluation, the ONNX bundle and serving all see values in the
-target's own units.
+(mean and std of the training split only) and wrapped in
+:class:`~shipyard.models.wrappers.Rescale` afterwards, so evaluation, the ONNX
+bundle and serving all see values in the target's own units.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
-
-
-class Rescale(nn.Module):
-    """Map the network's standardised output back to target units: ``out * std + mean``.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Maps (batch, n_features) to standardised values (batch, 1).
-    mean, std : float
-        Of the training split's target.
-    """
-
-    def __init__(self, model: nn.Module, mean: float, std: float) -> None:
-        super().__init__()
-        self.model = model
-        self.register_buffer("mean", torch.tensor(float(mean), dtype=torch.float32))
-        self.register_buffer("std", torch.tensor(float(std), dtype=torch.float32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Values (batch, 1) in target units."""
-        return self.model(x) * self.std + self.mean
 
 
 class SqueezedLoss(nn.Module):
@@ -54,9 +34,24 @@ class SqueezedLoss(nn.Module):
         return self.base(output.reshape(-1), target.reshape(-1).to(output.dtype))
 
 
-def rmse(output: torch.Tensor, target: torch.Tensor) -> float:
-    """Root mean squared error of outputs (batch, 1) against targets (batch,), in standardised units."""
-    return float(torch.sqrt(torch.mean((output.reshape(-1) - target.reshape(-1)) ** 2)))
+def rmse_in_units(std: float) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """The per-epoch RMSE in the target's units, from outputs and targets in standardised units.
+
+    Parameters
+    ----------
+    std : float
+        Standard deviation of the training target (the standardisation scale).
+
+    Returns
+    -------
+    callable
+        ``(output (batch, 1), target (batch,)) -> float``, the RMSE times ``std``.
+    """
+
+    def rmse(output: torch.Tensor, target: torch.Tensor) -> float:
+        return float(torch.sqrt(torch.mean((output.reshape(-1) - target.reshape(-1)) ** 2))) * std
+
+    return rmse
 
 
 def target_scale(y_train: np.ndarray) -> tuple[float, float]:

@@ -1,44 +1,63 @@
-"""A small, explicit training loop for classifiers that output logits.
+"""The training loop, written once.
 
-The science (model, loss, metric) is passed in; the engineering (device,
-mini-batches, mixed precision, early stopping, progress) lives here once.
+The science (network, loss, metric) is passed in; the engineering (device,
+mini-batches from a DataLoader, mixed precision, the optimizer and its
+schedule, threads, resuming) lives here; everything else (early stopping,
+progress, logging, gradient clipping, checkpoints, and later adversarial
+batches or DP-SGD accounting) is a :class:`~shipyard.training.callbacks.Callback`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 import torch
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from torch import nn
+from torch.utils.data import Dataset, Sampler
 
 from shipyard.recipe import TrainSpec
+from shipyard.training.callbacks import Callback
+from shipyard.training.data import EpochSampler, batches
 from shipyard.training.device import resolve_device
+from shipyard.training.losses import accuracy
+from shipyard.training.optim import build_optimizer, build_scheduler
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
+EVAL_BATCH = 4096
+"""Rows per forward pass when scoring the training and validation rows after each epoch."""
+
+__all__ = ["Trainer", "TrainResult", "TrainState", "accuracy"]
 
 
-def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of rows whose arg-max logit is the true class.
+@dataclass
+class TrainState:
+    """The loop's progress, shared with callbacks and saved in checkpoints.
 
-    Parameters
+    Attributes
     ----------
-    logits : Tensor of shape (n_rows, n_classes)
-    y : Tensor of shape (n_rows,)
-        Class indices.
+    epoch : int
+        Epochs completed (1-based count; 0 before the first).
+    step : int
+        Optimizer steps taken.
+    history : list of dict
+        One entry per completed epoch.
+    should_stop : bool
+        Set by a callback (early stopping) to end training after this epoch.
+    best_epoch : int
+        Epoch with the lowest validation loss so far (kept by early stopping).
+    best_val_loss : float
     """
-    return float((logits.argmax(dim=1) == y).float().mean())
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    should_stop: bool = False
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
 
 
 @dataclass
@@ -49,7 +68,7 @@ class TrainResult:
     ----------
     history : list of dict
         One entry per epoch: ``epoch``, ``train_loss``, ``val_loss``,
-        ``train_<metric>``, ``val_<metric>``, ``seconds``.
+        ``train_<metric>``, ``val_<metric>``, ``lr``, ``seconds``.
     best_epoch : int
         Epoch (1-based) whose weights were kept (lowest validation loss).
     stopped_early : bool
@@ -57,7 +76,9 @@ class TrainResult:
     device : str
         Device the model was trained on.
     seconds : float
-        Wall-clock training time in seconds.
+        Wall-clock training time in seconds (this process only, when resumed).
+    resumed_from_epoch : int
+        The checkpoint's epoch when training was resumed, else 0.
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
@@ -65,23 +86,32 @@ class TrainResult:
     stopped_early: bool = False
     device: str = "cpu"
     seconds: float = 0.0
+    resumed_from_epoch: int = 0
 
 
 class Trainer:
-    """Train a network with AdamW on mini-batches, with early stopping on validation loss.
+    """Train a network with AdamW on mini-batches, with callbacks.
 
     Parameters
     ----------
     spec : TrainSpec
-        The recipe's ``train`` section.
+        The recipe's ``train`` section (epochs, batch size, optimizer, schedule, device, threads).
     seed : int
-        Seeds mini-batch shuffling (model initialisation is seeded by the caller).
+        Seeds the sampler's shuffling (the network's initialisation is seeded by the caller).
     loss_fn : nn.Module, optional
-        Loss on (logits, targets); default ``nn.CrossEntropyLoss()``.
+        Loss on (outputs, targets); default ``nn.CrossEntropyLoss()``.
     metric : tuple of (str, callable), optional
-        Name and function ``(logits, y) -> float`` reported per epoch; default accuracy.
-    progress : bool
-        Show a rich progress bar.
+        Name and function ``(outputs, targets) -> float`` reported per epoch; default accuracy.
+    callbacks : list of Callback
+        Called in order at each hook.
+    sampler : Sampler, optional
+        Order of the training rows; default :class:`~shipyard.training.data.EpochSampler`.
+        Anything with ``set_epoch`` (e.g. ``DistributedSampler``) is told the epoch.
+
+    Attributes
+    ----------
+    model, optimizer, scheduler, state
+        Set during :meth:`fit`, for callbacks.
     """
 
     def __init__(
@@ -90,119 +120,184 @@ class Trainer:
         seed: int = 0,
         loss_fn: nn.Module | None = None,
         metric: tuple[str, MetricFn] = ("accuracy", accuracy),
-        progress: bool = True,
+        callbacks: list[Callback] | None = None,
+        sampler: Sampler[int] | None = None,
     ) -> None:
         self.spec = spec
         self.seed = seed
         self.loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
         self.metric_name, self.metric_fn = metric
-        self.progress = progress
+        self.callbacks = list(callbacks or [])
+        self.sampler = sampler
         self.device = resolve_device(spec.device)
+        self.model: nn.Module | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler: Any = None
+        self.state = TrainState()
 
-    def fit(
-        self,
-        model: nn.Module,
-        X_train: torch.Tensor,
-        y_train: torch.Tensor,
-        X_val: torch.Tensor,
-        y_val: torch.Tensor,
-        on_epoch_end: Callable[[dict[str, float]], None] | None = None,
-    ) -> TrainResult:
-        """Train ``model`` in place and restore its best weights.
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, self.state, *args)
+
+    def fit(self, model: nn.Module, train_set: Dataset, val_set: Dataset, resume: dict[str, Any] | None = None) -> TrainResult:
+        """Train ``model`` in place; callbacks decide when to stop and which weights are kept.
 
         Parameters
         ----------
         model : nn.Module
-            Maps (batch, n_features) float tensors to (batch, n_classes) logits.
-        X_train : Tensor of shape (n_train, n_features)
-        y_train : Tensor of shape (n_train,)
-            Class indices (int64).
-        X_val : Tensor of shape (n_val, n_features)
-        y_val : Tensor of shape (n_val,)
-        on_epoch_end : callable, optional
-            Called with each epoch's history entry (e.g. to log to MLflow).
+            Maps a batch of inputs to outputs (logits (batch, n_classes), or values (batch, 1)).
+        train_set, val_set : Dataset
+            ``(inputs, targets)`` rows, e.g. :class:`~shipyard.training.data.ArrayDataset`.
+        resume : dict, optional
+            A :meth:`training_state` from a checkpoint: training continues after its epoch
+            with the optimizer, schedule, callbacks' state and random-number generators restored.
 
         Returns
         -------
         TrainResult
         """
         spec, device = self.spec, self.device
-        model.to(device)
-        X_train, y_train = X_train.to(device), y_train.to(device)
-        X_val, y_val = X_val.to(device), y_val.to(device)
+        self.model = model.to(device)
+        self.optimizer = build_optimizer(model, spec)
+        sampler = self.sampler if self.sampler is not None else EpochSampler(len(train_set), self.seed)
+        train_loader = batches(train_set, spec.batch_size, sampler)
+        scheduler = build_scheduler(self.optimizer, spec, len(train_loader))
+        self.scheduler = scheduler
+        self.state = TrainState()
         loss_fn = self.loss_fn.to(device)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=spec.weight_decay)
-        generator = torch.Generator().manual_seed(self.seed)
         use_amp = spec.mixed_precision and device.type == "cuda"
         autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
-
         result = TrainResult(device=str(device))
-        best_loss, best_state, waited = math.inf, copy.deepcopy(model.state_dict()), 0
+        if resume is not None:
+            self.load_training_state(resume)
+            result.resumed_from_epoch = self.state.epoch
         start = time.perf_counter()
-        n = len(X_train)
-        with _progress_bar(self.progress) as bar:
-            task = bar.add_task("train", total=spec.epochs, status="")
-            for epoch in range(1, spec.epochs + 1):
-                tic = time.perf_counter()
-                model.train()
-                order = torch.randperm(n, generator=generator).to(device)
-                total = 0.0
-                for begin in range(0, n, spec.batch_size):
-                    idx = order[begin : begin + spec.batch_size]
-                    optimizer.zero_grad(set_to_none=True)
-                    with autocast():
-                        loss = loss_fn(model(X_train[idx]).float(), y_train[idx])
-                    loss.backward()
-                    optimizer.step()
-                    total += float(loss.detach()) * len(idx)
-                train_logits = self._logits(model, X_train, autocast)
-                val_logits = self._logits(model, X_val, autocast)
-                val_loss = float(loss_fn(val_logits, y_val))
-                entry = {
-                    "epoch": epoch,
-                    "train_loss": total / n,
-                    "val_loss": val_loss,
-                    f"train_{self.metric_name}": self.metric_fn(train_logits, y_train),
-                    f"val_{self.metric_name}": self.metric_fn(val_logits, y_val),
-                    "seconds": time.perf_counter() - tic,
-                }
-                result.history.append(entry)
-                if on_epoch_end is not None:
-                    on_epoch_end(entry)
-                if val_loss < best_loss - spec.early_stopping.min_delta:
-                    best_loss, waited, result.best_epoch = val_loss, 0, epoch
-                    best_state = copy.deepcopy(model.state_dict())
-                else:
-                    waited += 1
-                bar.update(
-                    task,
-                    advance=1,
-                    status=f"loss {entry['train_loss']:.4f} val_loss {val_loss:.4f} "
-                    f"val_{self.metric_name} {entry[f'val_{self.metric_name}']:.4f}",
-                )
-                if spec.early_stopping.enabled and waited >= spec.early_stopping.patience:
-                    result.stopped_early = epoch < spec.epochs
-                    break
-        model.load_state_dict(best_state)
+        with _torch_settings(spec.num_threads, spec.deterministic):
+            self._call("on_fit_start")
+            try:
+                for epoch in range(self.state.epoch + 1, spec.epochs + 1):
+                    if self.state.should_stop:
+                        break
+                    tic = time.perf_counter()
+                    if hasattr(sampler, "set_epoch"):
+                        sampler.set_epoch(epoch)
+                    self._call("on_epoch_start")
+                    model.train()
+                    total = torch.zeros((), device=device)
+                    seen = 0
+                    for batch in train_loader:
+                        x, y = (t.to(device, non_blocking=True) for t in batch)
+                        self._call("on_batch_start", (x, y))
+                        self.optimizer.zero_grad(set_to_none=True)
+                        with autocast():
+                            loss = loss_fn(model(x).float(), y)
+                        loss.backward()
+                        self._call("on_before_optimizer_step", self.optimizer)
+                        self.optimizer.step()
+                        if scheduler is not None:
+                            scheduler.step()
+                        self.state.step += 1
+                        loss = loss.detach()
+                        total += loss * len(x)
+                        seen += len(x)
+                        self._call("on_batch_end", loss)
+                    train_out, train_y = self._outputs(model, train_set, autocast)
+                    val_out, val_y = self._outputs(model, val_set, autocast)
+                    entry = {
+                        "epoch": epoch,
+                        "train_loss": float(total) / max(seen, 1),
+                        "val_loss": float(loss_fn(val_out, val_y)),
+                        f"train_{self.metric_name}": self.metric_fn(train_out, train_y),
+                        f"val_{self.metric_name}": self.metric_fn(val_out, val_y),
+                        "lr": float(self.optimizer.param_groups[0]["lr"]),
+                        "seconds": time.perf_counter() - tic,
+                    }
+                    self.state.epoch = epoch
+                    self.state.history.append(entry)
+                    self._call("on_epoch_end", entry)
+            except BaseException as exc:
+                self._call("on_exception", exc)
+                raise
+            result.history = list(self.state.history)
+            result.stopped_early = self.state.should_stop and self.state.epoch < spec.epochs
+            result.best_epoch = self.state.best_epoch
+            self._call("on_fit_end", result)
         model.eval()
         result.seconds = time.perf_counter() - start
         return result
 
-    @staticmethod
     @torch.no_grad()
-    def _logits(model: nn.Module, X: torch.Tensor, autocast: Callable) -> torch.Tensor:
+    def _outputs(self, model: nn.Module, dataset: Dataset, autocast: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's outputs (eval mode) and the targets of every row of ``dataset``, on the device."""
         model.eval()
-        with autocast():
-            return model(X).float()
+        outs, ys = [], []
+        for x, y in batches(dataset, EVAL_BATCH):
+            with autocast():
+                outs.append(model(x.to(self.device)).float())
+            ys.append(y.to(self.device))
+        return torch.cat(outs), torch.cat(ys)
+
+    def training_state(self) -> dict[str, Any]:
+        """Everything a resumed run needs beyond the weights: optimizer, schedule, callbacks, RNG states, progress.
+
+        Returns
+        -------
+        dict
+            Tensors and plain values only, so ``torch.load(..., weights_only=True)`` reads it back.
+        """
+        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        state = self.state
+        return {
+            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
+            "rng": rng,
+            "progress": {
+                "epoch": state.epoch,
+                "step": state.step,
+                "history": state.history,
+                "should_stop": state.should_stop,
+                "best_epoch": state.best_epoch,
+                "best_val_loss": state.best_val_loss,
+            },
+        }
+
+    def load_training_state(self, saved: dict[str, Any]) -> None:
+        """Restore what :meth:`training_state` returned (after the weights were loaded into ``self.model``)."""
+        if saved.get("optimizer") is not None:
+            self.optimizer.load_state_dict(saved["optimizer"])
+        if saved.get("scheduler") is not None and self.scheduler is not None:
+            self.scheduler.load_state_dict(saved["scheduler"])
+        for cb in self.callbacks:
+            if cb.state_key in saved.get("callbacks", {}):
+                cb.load_state_dict(saved["callbacks"][cb.state_key])
+        rng = saved.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        progress = saved["progress"]
+        self.state = TrainState(
+            epoch=int(progress["epoch"]),
+            step=int(progress["step"]),
+            history=list(progress["history"]),
+            should_stop=bool(progress["should_stop"]),
+            best_epoch=int(progress["best_epoch"]),
+            best_val_loss=float(progress["best_val_loss"]),
+        )
 
 
-def _progress_bar(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("epoch"),
-        MofNCompleteColumn(),
-        BarColumn(bar_width=20),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        disable=not enabled,
-        transient=False,
-    )
+@contextmanager
+def _torch_settings(num_threads: int, deterministic: bool) -> Iterator[None]:
+    """Set torch's intra-op threads (and deterministic algorithms) for the loop; restore them after."""
+    threads, was_deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(num_threads)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(was_deterministic)

@@ -1,0 +1,341 @@
+"""The data pipeline: load, check, split and profile; fit preprocessing on the training split; save and rebuild it.
+
+Every task goes through the same path (:func:`load_and_split`): the task
+reads and checks the target and chooses the strata; rows with identical
+feature values stay on one side of the split; the profile and its findings
+run; dropped columns, the schema, the convertibility of every preprocessing
+step and the coercion of every value are checked, all before a run directory
+exists.
+
+:func:`fit_preprocessing` fits imputers, scalers, encoders and the reducer on
+the training rows only and builds the rows the network is fitted on.
+:func:`save_preparation` writes the fitted preprocessing (``skops``, no
+pickle) and the split to the run directory; :func:`load_prepared` rebuilds
+the same :class:`~shipyard.data.prepared.Prepared` from them without refitting
+anything, and refuses when the data file changed since the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from shipyard.data.augment import augment
+from shipyard.data.checks import select_columns
+from shipyard.data.imbalance import categorical_blocks, check_neighbours, resample
+from shipyard.data.loading import load_table
+from shipyard.data.prepared import PARTS, Prepared
+from shipyard.data.preprocess import build_preprocessor, output_sources, record_categories
+from shipyard.data.profile import check_findings, columns_to_drop, duplicate_key_columns, profile_table, row_hash
+from shipyard.data.reduce import build_reducer, fit_reducer
+from shipyard.data.split import Split, stratified_split
+from shipyard.data.transformers import check_convertible
+from shipyard.errors import DataError
+from shipyard.recipe import Recipe
+from shipyard.schema import Column, coerce, infer_schema
+from shipyard.tasks import get_task
+
+PREPARATION = "preparation"
+"""Folder of a run directory holding the fitted preprocessing and the split."""
+PREPROCESSOR = "preprocessor.skops"
+SPLIT = "split.npz"
+INFO = "preparation.json"
+
+TRUSTED_TYPES = [
+    "numpy.dtype",
+    "functools.partial",
+    "shipyard.data.transformers.Winsorizer",
+    "sklearn.feature_selection._mutual_info.mutual_info_classif",
+]
+"""Types beyond scikit-learn's own that a saved preprocessor may hold (skops refuses any other)."""
+
+
+def data_fingerprint(frame: pd.DataFrame, source: str, base_dir: str | Path | None) -> str:
+    """sha256 of the data file's bytes, or of a built-in table's content (``sklearn:NAME``).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The loaded table (used for built-ins).
+    source : str
+        The recipe's ``data.source``.
+    base_dir : str or Path, optional
+        The recipe's folder (relative paths).
+    """
+    if source.startswith("sklearn:"):
+        return hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest()
+    path = Path(source)
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_and_split(recipe: Recipe) -> Prepared:
+    """Load the data, check it can serve the task, encode the target, split rows and profile them.
+
+    Rows with identical feature values (identifier-like columns aside) are
+    kept on the same side of the split; ``prepare.drop_duplicates`` drops
+    exact duplicates first. Constant and identifier-like columns are dropped
+    as configured, and findings whose severity is in ``prepare.fail_on``
+    stop the run.
+
+    Raises
+    ------
+    RecipeError
+        For options the task cannot honour, or a preprocessing step the bundle could not apply.
+    DataError
+        For missing files, absent columns, a target the task cannot use,
+        empty features, classes too small to stratify, a value the model
+        cannot take, or a finding listed in ``prepare.fail_on``.
+    """
+    from shipyard.recipe import check_task_options
+
+    task = get_task(recipe.task)
+    check_task_options(recipe)
+    spec = recipe.data
+    frame = load_table(spec.source, recipe.base_dir)
+    sha256 = data_fingerprint(frame, spec.source, recipe.base_dir)
+    features = select_columns(frame, spec.target, spec.features, spec.source, lambda values: task.read_target(values, recipe))
+    keys = duplicate_key_columns(frame, features)
+    reading = frame.attrs.get("reading")  # the CSV reading report (mixed-type columns, format)
+    dropped_duplicates = 0
+    if recipe.prepare.drop_duplicates:
+        keep = ~frame.duplicated(subset=keys + [spec.target])
+        dropped_duplicates = int((~keep).sum())
+        frame = frame.loc[keep].reset_index(drop=True)
+    target = task.read_target(frame[spec.target].reset_index(drop=True), recipe)
+    groups = row_hash(frame, keys)
+    split = stratified_split(
+        pd.Series(task.strata(target.y)), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups
+    )
+    profile = profile_table(
+        frame,
+        features,
+        spec.target,
+        target.y,
+        split.train,
+        {"train": split.train, "validation": split.validation, "test": split.test},
+        task.leakage_limit(recipe),
+        reading=reading,
+        dropped_duplicates=dropped_duplicates,
+        key_columns=keys,
+        task=task,
+        labels=target.labels,
+    )
+    dropped = columns_to_drop(profile, recipe.prepare.drop_constant, recipe.prepare.drop_identifiers)
+    profile["dropped_columns"] = dropped
+    check_findings(profile, recipe.prepare.fail_on, spec.source)
+    features = [f for f in features if f not in dropped]
+    if not features:
+        raise DataError(
+            f"{spec.source}: every feature column was dropped ({', '.join(f'{c}: {r}' for c, r in dropped.items())})",
+            "set prepare.drop_constant or prepare.drop_identifiers to false, or add columns",
+        )
+    schema = infer_schema(frame, features)
+    # Refuse, before any run directory exists, a step the bundle could not apply.
+    check_convertible(build_preprocessor(schema, recipe.prepare, seed=recipe.seed))
+    reducer = build_reducer(recipe.prepare.reduce, 2, recipe.seed)
+    if reducer is not None:
+        check_convertible(reducer)
+    if task.has_classes:
+        check_neighbours(recipe.imbalance.sampler, target.y[split.train], target.labels, recipe.imbalance.k_neighbors)
+    # Coerce now, so a value the model cannot take (e.g. beyond float32) stops the run before it starts.
+    model_input = coerce(frame, schema, spec.source)
+    return Prepared(
+        frame, features, schema, target.labels, target.positive_index, split, target.y,
+        task=task.name, profile=profile, model_input=model_input, data_sha256=sha256,
+    )
+
+
+def fit_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
+    """Fit preprocessing on the training split, transform every split, and build the rows the network fits.
+
+    Imputers, clipping limits, scalers, encoders and the reducer are fitted on
+    the training rows only; then :func:`apply_preprocessing`.
+
+    Raises
+    ------
+    DataError
+        If a sampler cannot run on the training rows or the reducer keeps no feature.
+    """
+    spec, seed = recipe.prepare, recipe.seed
+    model_input = prepared.model_input if prepared.model_input is not None else coerce(prepared.frame, prepared.schema, recipe.data.source)
+    prepared.model_input = model_input
+    train_input = model_input.iloc[prepared.split.train]
+    y_train = prepared.y[prepared.split.train]
+    record_categories(prepared.schema, train_input)
+    columns = build_preprocessor(prepared.schema, spec, train_input, seed)
+    columns.fit(train_input, y_train)
+    sources = output_sources(columns, prepared.schema)
+    steps: dict[str, Any] = {
+        "numeric_imputer": spec.numeric_imputer,
+        "missing_indicator": spec.missing_indicator,
+        "clip_quantile": spec.clip_quantile,
+        "scaler": spec.scaler,
+        "encoder": spec.encoder,
+        "min_frequency": spec.min_frequency,
+        "dropped_columns": (prepared.profile or {}).get("dropped_columns", {}),
+        "n_encoded_features": len(sources),
+    }
+    reducer = build_reducer(spec.reduce, len(sources), seed)
+    preprocessor: Any = columns
+    if reducer is not None:
+        encoded_train = columns.transform(train_input).astype(np.float32)
+        steps["reduce"] = fit_reducer(reducer, encoded_train, y_train, sources, spec.reduce)
+        preprocessor = Pipeline([("columns", columns), ("reduce", reducer)])
+    check_convertible(preprocessor)
+    prepared.preprocessor = preprocessor
+    prepared.steps = steps
+    apply_preprocessing(recipe, prepared)
+
+
+def apply_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
+    """Transform every split with the fitted ``prepared.preprocessor`` and build ``X_fit`` / ``y_fit``.
+
+    The sampler (``imbalance.sampler``) and augmentation (``prepare.augment``)
+    add or remove rows of the training split only, in the encoded feature
+    space before any reduction (seeded, so the same run gives the same rows);
+    validation and test rows are only transformed.
+    """
+    seed, task = recipe.seed, get_task(recipe.task)
+    preprocessor = prepared.preprocessor
+    columns, reducer = (preprocessor.named_steps["columns"], preprocessor.named_steps["reduce"]) if isinstance(preprocessor, Pipeline) else (preprocessor, None)
+    if prepared.model_input is None:
+        prepared.model_input = coerce(prepared.frame, prepared.schema, recipe.data.source)
+    encoded = {part: columns.transform(prepared.model_input.iloc[getattr(prepared.split, part)]).astype(np.float32) for part in PARTS}
+    reduce = (lambda X: reducer.transform(X).astype(np.float32)) if reducer is not None else (lambda X: X)
+    X_fit, y_fit = encoded["train"], prepared.y[prepared.split.train]
+    imbalance = recipe.imbalance
+    if imbalance.sampler != "none":
+        before = np.bincount(y_fit, minlength=len(prepared.labels))
+        X_fit, y_fit, _ = resample(
+            X_fit, y_fit, imbalance.sampler, prepared.labels, imbalance.k_neighbors, imbalance.sampling_strategy, seed, categorical_blocks(columns)
+        )
+        after = np.bincount(y_fit, minlength=len(prepared.labels))
+        prepared.steps["sampler"] = {
+            "method": imbalance.sampler,
+            "class_counts_before": {str(l): int(n) for l, n in zip(prepared.labels, before)},
+            "class_counts_after": {str(l): int(n) for l, n in zip(prepared.labels, after)},
+        }
+    aug = recipe.prepare.augment
+    if aug.method != "none":
+        numeric = np.zeros(encoded["train"].shape[1], dtype=bool)
+        if "numeric" in columns.output_indices_:
+            numeric[columns.output_indices_["numeric"]] = True
+        n_before = len(X_fit)
+        X_fit, y_fit = augment(X_fit, y_fit, aug.method, aug.multiplier, seed, aug.noise_std, aug.mixup_alpha, numeric, classes=task.has_classes)
+        prepared.steps["augment"] = {"method": aug.method, "rows_before": n_before, "rows_added": len(X_fit) - n_before}
+    for part in PARTS:
+        prepared.X[part] = reduce(encoded[part])
+    prepared.X_fit = reduce(np.asarray(X_fit, dtype=np.float32))
+    prepared.y_fit = np.asarray(y_fit)
+
+
+def data_summary(recipe: Recipe, prepared: Prepared) -> dict[str, Any]:
+    """Rows, columns and their kinds, split sizes, the target's distribution, and what preprocessing did."""
+    task = get_task(recipe.task)
+    summary: dict[str, Any] = {
+        "source": recipe.data.source,
+        "rows": len(prepared.frame),
+        "target": recipe.data.target,
+        "task": task.name,
+        "columns": [c.to_dict() | {"missing": int(prepared.frame[c.name].isna().sum())} for c in prepared.schema],
+        "split": prepared.split.sizes(),
+        "n_features_after_preprocessing": int(prepared.X["train"].shape[1]),
+        "rows_fitted_by_network": int(len(prepared.y_fit)) if prepared.y_fit is not None else len(prepared.split.train),
+        "preprocessing": prepared.steps,
+    }
+    from shipyard.tasks import Target
+
+    described, _ = task.describe_target(Target(prepared.y, prepared.labels, prepared.positive_index), recipe.data.target)
+    if "class_counts" in described:
+        summary["class_counts"] = {str(label): int(n) for label, n in zip(prepared.labels, described["class_counts"])}
+    else:
+        summary.update(described)
+    return summary
+
+
+def save_preparation(run_path: str | Path, recipe: Recipe, prepared: Prepared) -> Path:
+    """Write the fitted preprocessing (skops), the split (npz, no pickle) and what rebuilds the data (JSON).
+
+    Returns
+    -------
+    Path
+        The ``preparation/`` folder of the run.
+    """
+    import skops.io as sio
+
+    folder = Path(run_path) / PREPARATION
+    folder.mkdir(parents=True, exist_ok=True)
+    sio.dump(prepared.preprocessor, folder / PREPROCESSOR)
+    split = prepared.split
+    np.savez(folder / SPLIT, train=split.train, validation=split.validation, test=split.test)
+    info = {
+        "source": recipe.data.source,
+        "data_sha256": prepared.data_sha256,
+        "task": prepared.task,
+        "features": prepared.features,
+        "schema": [c.to_dict() for c in prepared.schema],
+        "labels": [label.item() if isinstance(label, np.generic) else label for label in prepared.labels],
+        "positive_index": prepared.positive_index,
+        "rows": int(len(prepared.frame)),
+        "steps": prepared.steps,
+    }
+    tmp = folder / (INFO + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(folder / INFO)
+    return folder
+
+
+def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
+    """Rebuild a run's prepared data from its ``preparation/`` folder, fitting nothing.
+
+    The data is read again from ``data.source``; rows are split as recorded;
+    the saved preprocessor transforms them; resampling and augmentation are
+    re-applied with the run's seed.
+
+    Raises
+    ------
+    DataError
+        If the data changed since the run (its sha256 differs) or the run has no saved preparation.
+    """
+    import skops.io as sio
+
+    folder = Path(run_path) / PREPARATION
+    if not (folder / INFO).is_file():
+        raise DataError(f"{folder}: the run has no saved preparation", "re-run the recipe with this version of shipyard")
+    info = json.loads((folder / INFO).read_text(encoding="utf-8"))
+    spec = recipe.data
+    frame = load_table(spec.source, recipe.base_dir)
+    sha256 = data_fingerprint(frame, spec.source, recipe.base_dir)
+    if sha256 != info["data_sha256"]:
+        raise DataError(
+            f"{spec.source}: the data changed since the run (sha256 {sha256[:12]}... now, {info['data_sha256'][:12]}... then)",
+            "restore the file the run was trained on, or re-run the recipe on the new data",
+        )
+    if recipe.prepare.drop_duplicates:
+        keys = duplicate_key_columns(frame, select_columns(frame, spec.target, spec.features, spec.source))
+        frame = frame.loc[~frame.duplicated(subset=keys + [spec.target])].reset_index(drop=True)
+    task = get_task(info["task"])
+    target = task.read_target(frame[spec.target].reset_index(drop=True), recipe)
+    with np.load(folder / SPLIT, allow_pickle=False) as parts:
+        split = Split(parts["train"], parts["validation"], parts["test"])
+    schema = [Column.from_dict(c) for c in info["schema"]]
+    preprocessor = sio.load(folder / PREPROCESSOR, trusted=TRUSTED_TYPES)
+    prepared = Prepared(
+        frame, list(info["features"]), schema, target.labels, target.positive_index, split, target.y,
+        task=task.name, preprocessor=preprocessor, steps=dict(info.get("steps", {})), data_sha256=sha256,
+    )
+    prepared.model_input = coerce(frame, schema, spec.source)
+    apply_preprocessing(recipe, prepared)
+    return prepared

@@ -1,0 +1,114 @@
+"""The model-kind registry: builders keyed by the recipe's ``model.type``.
+
+A model kind is one :class:`ModelKind`: its spec class (in
+:mod:`shipyard.models.specs`, torch-free), a builder from spec to
+``nn.Module``, and the input it takes. Adding a kind is one spec class plus
+one :func:`register_model_kind` call; it is done when it passes the
+conformance suite (``tests/conformance``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from torch import nn
+
+from shipyard.models.mlp import MLP
+from shipyard.models.resnet import ResNet
+from shipyard.models.specs import MODEL_SPECS, MLPSpec, ModelSpec, ResNetSpec
+
+Builder = Callable[[ModelSpec, int, int], nn.Module]
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One model architecture.
+
+    Attributes
+    ----------
+    type : str
+        The recipe's ``model.type``.
+    spec : type of ModelSpec
+        Its pydantic spec class.
+    build : callable
+        ``build(spec, n_features, n_outputs) -> nn.Module`` mapping (batch, n_features)
+        to (batch, n_outputs) logits or values.
+    input : {"tabular"}
+        The preprocessed input the network takes (a float matrix of the
+        preprocessed features for ``tabular``).
+    """
+
+    type: str
+    spec: type[ModelSpec]
+    build: Builder
+    input: Literal["tabular"] = "tabular"
+
+
+_KINDS: dict[str, ModelKind] = {}
+
+
+def register_model_kind(kind: ModelKind) -> ModelKind:
+    """Add a model kind to the registry (registering a type again replaces it).
+
+    Raises
+    ------
+    ValueError
+        If the kind's spec class is not one of :data:`shipyard.models.specs.MODEL_SPECS`
+        (the recipe could not name it).
+    """
+    if kind.spec not in MODEL_SPECS:
+        raise ValueError(f"model kind {kind.type!r}: add {kind.spec.__name__} to shipyard.models.specs.MODEL_SPECS")
+    _KINDS[kind.type] = kind
+    return kind
+
+
+def model_kinds() -> dict[str, ModelKind]:
+    """Every registered model kind by ``type``."""
+    return dict(_KINDS)
+
+
+def model_kind(type_: str) -> ModelKind:
+    """The registered kind for ``model.type``.
+
+    Raises
+    ------
+    KeyError
+        If no kind of that type is registered (the recipe schema prevents this).
+    """
+    return _KINDS[type_]
+
+
+def build_model(spec: ModelSpec, n_features: int, n_outputs: int) -> nn.Module:
+    """Build the network a recipe's ``model`` section asks for.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The recipe's ``model`` section; ``spec.type`` picks the kind.
+    n_features : int
+        Width of the preprocessed input.
+    n_outputs : int
+        Number of classes (one logit each), or 1 for regression.
+
+    Returns
+    -------
+    nn.Module
+        Maps a float tensor of shape (batch, n_features) to shape (batch, n_outputs).
+    """
+    return model_kind(spec.type).build(spec, n_features, n_outputs)
+
+
+register_model_kind(
+    ModelKind("mlp", MLPSpec, lambda s, n_in, n_out: MLP(n_in, n_out, s.hidden_sizes, s.dropout, s.activation))
+)
+register_model_kind(
+    ModelKind(
+        "resnet",
+        ResNetSpec,
+        lambda s, n_in, n_out: ResNet(n_in, n_out, s.n_blocks, s.d_block, s.d_hidden_multiplier, s.dropout1, s.dropout2),
+    )
+)
+
+__all__ = ["ModelKind", "build_model", "model_kind", "model_kinds", "register_model_kind"]

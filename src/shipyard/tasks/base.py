@@ -1,0 +1,226 @@
+"""The :class:`Task` interface: what "classification" or "regression" means to every stage.
+
+A task owns the target (how labels or values are read, checked and
+stratified), the output head (logits → probabilities, or a value), the
+default loss and per-epoch metric, the test metrics and their bootstrap, the
+baselines, the decision rule, the bundle's outputs, and the recipe options it
+accepts. Code outside a task asks the task; it never asks "which task is this?".
+Text and image classification are :class:`~shipyard.tasks.classification.Classification`
+over another input modality (the model kind's ``input``), not new tasks.
+
+This module and the task modules import only numpy, pandas and pydantic at
+import time; torch and scikit-learn are imported inside the methods that
+train or evaluate, so the server can use a task without them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from shipyard.data.prepared import Prepared
+    from shipyard.recipe import Recipe
+
+
+@dataclass
+class Target:
+    """The target column read by a task.
+
+    Attributes
+    ----------
+    y : ndarray of shape (n_rows,)
+        Class indices (int64) or values (float64).
+    labels : list
+        Class labels in index order (empty for regression).
+    positive_index : int or None
+        Positive class of a binary task.
+    """
+
+    y: np.ndarray
+    labels: list[Any] = field(default_factory=list)
+    positive_index: int | None = None
+
+
+class Task(ABC):
+    """One kind of prediction problem.
+
+    Class attributes
+    ----------------
+    name : str
+        The recipe's ``task``.
+    output : str
+        Name of the bundle graph's output (``probabilities`` or ``prediction``).
+    primary_metric : str
+        The metric the leaderboard ranks by and verdicts use.
+    has_classes : bool
+        Whether outputs are class probabilities (calibration, thresholds,
+        confusion matrices apply).
+    """
+
+    name: ClassVar[str]
+    output: ClassVar[str]
+    primary_metric: ClassVar[str]
+    has_classes: ClassVar[bool]
+
+    def __eq__(self, other: object) -> bool:
+        # A task equals its name, so ``predictor.task == "regression"`` reads as it did when tasks were strings.
+        if isinstance(other, str):
+            return other == self.name
+        return isinstance(other, Task) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    # --- the recipe and the data (before the run directory exists) ---------------------
+
+    def check_recipe(self, recipe: "Recipe") -> None:
+        """Refuse recipe options this task cannot honour (a RecipeError naming the key). Default: none."""
+
+    @abstractmethod
+    def read_target(self, values: pd.Series, recipe: "Recipe") -> Target:
+        """Check the target column and encode it.
+
+        Raises
+        ------
+        DataError
+            Naming the column, when it cannot serve this task.
+        """
+
+    @abstractmethod
+    def strata(self, y: np.ndarray, n_bins: int = 5) -> np.ndarray:
+        """Stratum of each row for stratified splits and folds (the class, or a quantile bin)."""
+
+    @abstractmethod
+    def describe_target(self, target: Target, target_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Target statistics for the data profile, and findings about the target (e.g. class imbalance)."""
+
+    @abstractmethod
+    def association(self, values: pd.Series, y: np.ndarray, kind: str) -> tuple[float, float] | None:
+        """How well one column alone predicts the target, and the 95% lower bound of that score.
+
+        Used by the profile's leakage check; ``None`` when it cannot be computed.
+        """
+
+    leakage_measure: ClassVar[str] = ""
+    """Name of the :meth:`association` score, for messages."""
+    association_key: ClassVar[str] = ""
+    """The profile stores the score as ``single_column_<association_key>`` (and ``..._low``)."""
+    leakage_key: ClassVar[str] = ""
+    """The recipe key holding the leakage limit."""
+
+    def leakage_limit(self, recipe: "Recipe") -> float:
+        """The recipe's limit above which :meth:`association`'s lower bound is suspected leakage."""
+        return recipe.prepare.leakage_auc
+
+    # --- training -------------------------------------------------------------------------
+
+    @abstractmethod
+    def n_outputs(self, prepared: "Prepared") -> int:
+        """Width of the network's output."""
+
+    @abstractmethod
+    def loss(self, recipe: "Recipe", prepared: "Prepared") -> "nn.Module":
+        """The training loss: ``loss(output (batch, n_outputs), target (batch,)) -> scalar``."""
+
+    @abstractmethod
+    def train_metric(self, prepared: "Prepared") -> tuple[str, Any]:
+        """Name and function ``(output, target) -> float`` reported per epoch (in the target's units)."""
+
+    @abstractmethod
+    def fit_targets(self, prepared: "Prepared") -> tuple[np.ndarray, np.ndarray]:
+        """Targets of the rows the network is fitted on (``prepared.y_fit``) and of the validation rows, as trained on."""
+
+    def finish(self, network: "nn.Module", prepared: "Prepared") -> "nn.Module":
+        """The trained network as evaluated and exported (e.g. rescaled to the target's units). Default: unchanged."""
+        return network
+
+    @abstractmethod
+    def predict(self, network: "nn.Module", X: np.ndarray) -> np.ndarray:
+        """Outputs of a finished network on preprocessed rows (n_rows, n_features): probabilities or values."""
+
+    @abstractmethod
+    def export_head(self, network: "nn.Module") -> "nn.Module":
+        """The module exported to ONNX: logits → probabilities (softmax), or the value as it is."""
+
+    # --- evaluation -----------------------------------------------------------------------
+
+    @abstractmethod
+    def scores(self, y: np.ndarray, output: np.ndarray, positive_index: int | None = None, threshold: float | None = None) -> dict[str, float]:
+        """Point metrics of outputs against the truth (scikit-learn's implementations)."""
+
+    @abstractmethod
+    def bootstrap_scores(self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
+        """The same metrics over every bootstrap resample (rows of ``weights``)."""
+
+    @abstractmethod
+    def baselines(self, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, seed: int, prepared: "Prepared") -> dict[str, np.ndarray]:
+        """Simple scikit-learn models fitted on the same preprocessed rows, predicting the test rows."""
+
+    @abstractmethod
+    def evaluate(self, recipe: "Recipe", prepared: "Prepared", network: "nn.Module") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Test metrics and what belongs beside them, and every model's test outputs (for the leaderboard)."""
+
+    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared") -> float:
+        """Largest accepted |ONNX - PyTorch| output difference."""
+        return recipe.export.parity_tolerance
+
+    @abstractmethod
+    def manifest_outputs(self, prepared: "Prepared") -> dict[str, Any]:
+        """The bundle manifest's ``outputs`` entry."""
+
+    # --- explanations ---------------------------------------------------------------------
+
+    @abstractmethod
+    def explained_outputs(self, labels: list[str] | None, positive_index: int | None) -> tuple[np.ndarray, list[Any], str]:
+        """Which outputs SHAP explains: a matrix mapping log-probabilities (or the value) to explained outputs, their classes, and the unit."""
+
+    @abstractmethod
+    def explained_values(self, output: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """The explained outputs (n_rows, n_outputs) of model outputs, with the matrix of :meth:`explained_outputs`."""
+
+    @abstractmethod
+    def describe_prediction(self, output_row: np.ndarray, labels: list[str] | None) -> Any:
+        """A readable prediction for one row's output (a label, or a value)."""
+
+    @abstractmethod
+    def permutation_scorer(self, labels: list[str] | None) -> tuple[str, Any]:
+        """Name of the loss permutation importance measures the increase of, and ``score(estimator, X, y)`` (higher is better)."""
+
+    @abstractmethod
+    def surrogate(self, depth: int, seed: int) -> tuple[Any, str]:
+        """An unfitted shallow tree to mimic the model, and what its fidelity measures."""
+
+    @abstractmethod
+    def surrogate_target(self, output: np.ndarray) -> np.ndarray:
+        """What the surrogate tree is fitted to: the predicted class, or the value."""
+
+    # --- serving (numpy only) -------------------------------------------------------------
+
+    @abstractmethod
+    def shape_output(self, output: np.ndarray) -> np.ndarray:
+        """The graph's output as the predictor returns it: (n_rows, n_classes) or (n_rows,)."""
+
+    @abstractmethod
+    def response(self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str]) -> dict[str, Any]:
+        """The body of a prediction response (the fields of :meth:`response_model`)."""
+
+    @abstractmethod
+    def response_model(self) -> type:
+        """The pydantic model of a prediction response (documents ``POST /v1/predict``)."""
+
+    @abstractmethod
+    def decisions(self, output: np.ndarray, labels: list[Any], positive_index: int | None, threshold: float | None) -> np.ndarray:
+        """The decided prediction of each row: a label (arg-max or the tuned threshold), or the value."""

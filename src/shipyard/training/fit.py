@@ -1,0 +1,75 @@
+"""Train a recipe's network on prepared data: the one function behind the train stage, CV, learning curves and (later) tuning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from shipyard.data.prepared import Prepared
+from shipyard.models.registry import build_model
+from shipyard.recipe import Recipe, TrainSpec
+from shipyard.tasks import get_task
+from shipyard.training.callbacks import Callback, EarlyStopping, GradientClipping
+from shipyard.training.data import ArrayDataset
+from shipyard.training.trainer import Trainer, TrainResult
+
+
+def standard_callbacks(spec: TrainSpec, extra: list[Callback] | None = None) -> list[Callback]:
+    """The callbacks every training uses: early stopping (keeps the best weights), gradient clipping, then ``extra`` in order.
+
+    Put a :class:`~shipyard.training.callbacks.Checkpointer` last in ``extra``
+    so that it saves what the other callbacks updated at the same epoch.
+    """
+    callbacks: list[Callback] = [EarlyStopping(spec.early_stopping.patience, spec.early_stopping.min_delta, spec.early_stopping.enabled)]
+    if spec.gradient_clip is not None:
+        callbacks.append(GradientClipping(spec.gradient_clip))
+    return callbacks + list(extra or [])
+
+
+def build_network(recipe: Recipe, prepared: Prepared) -> nn.Module:
+    """The recipe's untrained network for the prepared features, initialised from the recipe's seed."""
+    torch.manual_seed(recipe.seed)
+    return build_model(recipe.model, prepared.n_features, get_task(recipe.task).n_outputs(prepared))
+
+
+def train_network(
+    recipe: Recipe,
+    prepared: Prepared,
+    callbacks: list[Callback] | None = None,
+    network: nn.Module | None = None,
+    resume: dict[str, Any] | None = None,
+) -> tuple[nn.Module, TrainResult]:
+    """Build (or take) the network, train it on ``prepared.X_fit`` with early stopping on the validation rows, finish it.
+
+    Parameters
+    ----------
+    recipe : Recipe
+    prepared : Prepared
+        With preprocessing fitted (:func:`shipyard.data.preparation.fit_preprocessing`).
+    callbacks : list of Callback, optional
+        Beyond :func:`standard_callbacks` (progress, logging, checkpoints).
+    network : nn.Module, optional
+        The network to train (e.g. rebuilt from a checkpoint to resume); default :func:`build_network`.
+    resume : dict, optional
+        A checkpoint's training state (:func:`shipyard.training.checkpoint.load_training_state`).
+
+    Returns
+    -------
+    (nn.Module, TrainResult)
+        The finished network (the task's :meth:`~shipyard.tasks.base.Task.finish`, on the CPU,
+        in eval mode) and what the training produced.
+    """
+    task = get_task(recipe.task)
+    network = network if network is not None else build_network(recipe, prepared)
+    y_fit, y_val = task.fit_targets(prepared)
+    trainer = Trainer(
+        recipe.train,
+        seed=recipe.seed,
+        loss_fn=task.loss(recipe, prepared),
+        metric=task.train_metric(prepared),
+        callbacks=standard_callbacks(recipe.train, callbacks),
+    )
+    result = trainer.fit(network, ArrayDataset(prepared.X_fit, y_fit), ArrayDataset(prepared.X["validation"], y_val), resume=resume)
+    return task.finish(network.to("cpu").eval(), prepared), result
