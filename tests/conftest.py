@@ -24,6 +24,30 @@ def _mlflow_store(tmp_path_factory: pytest.TempPathFactory):
         os.environ["MLFLOW_TRACKING_URI"] = old
 
 
+SLOW_FOLDERS = {"e2e", "conformance"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Whole-pipeline tests are ``slow``: everything under tests/e2e and tests/conformance, and modules that say so."""
+    for item in items:
+        if SLOW_FOLDERS & set(item.path.parts):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def wine_run(tmp_path_factory: pytest.TempPathFactory):
+    """The wine example (3 classes) run once with temperature scaling and 3-fold CV, for every multiclass test."""
+    from shipyard.pipeline import run
+    from shipyard.recipe import load_recipe
+
+    recipe = load_recipe(EXAMPLES / "wine.yaml")
+    recipe.evaluate.calibration.temperature_scaling = True
+    recipe.evaluate.bootstrap.samples = 200
+    recipe.evaluate.cv = 3
+    recipe.explain.samples = 40
+    return run(recipe, runs_dir=tmp_path_factory.mktemp("runs"), track=False, progress=False)
+
+
 @pytest.fixture(scope="session")
 def breast_cancer_run(tmp_path_factory: pytest.TempPathFactory):
     """The example breast-cancer recipe run once, tracked, for tests that only read its outputs."""

@@ -12,6 +12,9 @@ from shipyard.recipe import recipe_from_dict
 from shipyard.stages.prepare import load_and_split
 
 
+
+pytestmark = pytest.mark.slow
+
 def _recipe(tmp_path, frame, **evaluate):
     frame.to_csv(tmp_path / "d.csv", index=False)
     return recipe_from_dict(

@@ -11,6 +11,8 @@ import pytest
 
 from shipyard.recipe import load_recipe
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -31,21 +33,16 @@ def test_metrics_json_has_test_ci_baselines_calibration_diagnosis(breast_cancer_
     assert {"network:benign", "network:malignant", "dummy:malignant"} <= set(predictions.columns)
 
 
-def test_wine_with_temperature_scaling_and_cv(tmp_path):
+def test_wine_with_temperature_scaling_and_cv(wine_run):
     """Multiclass run: calibrated bundle, cross-validation, and a report that renders fully in Chromium."""
     import chromium_check
 
-    from shipyard.pipeline import run
     from shipyard.predictor import Predictor
     from shipyard.stages.prepare import fit_preprocessing, load_and_split
+    from shipyard.training.checkpoint import load_checkpoint
 
+    result = wine_run
     recipe = load_recipe(EXAMPLES / "wine.yaml")
-    recipe.train.epochs = 15
-    recipe.evaluate.calibration.temperature_scaling = True
-    recipe.evaluate.bootstrap.samples = 200
-    recipe.evaluate.cv = 3
-    recipe.explain.samples = 40
-    result = run(recipe, runs_dir=tmp_path, track=False, progress=False)
     temp = result.metrics["calibration"]["temperature_scaling"]
     assert temp["validation_nll_after"] <= temp["validation_nll_before"] + 1e-9
     predictor = Predictor(result.bundle)
@@ -58,6 +55,8 @@ def test_wine_with_temperature_scaling_and_cv(tmp_path):
     network = stored[[c for c in stored.columns if c.startswith("network:")]].to_numpy()
     assert np.abs(served - network).max() < 1e-5  # the report, metrics and server see the same calibrated probabilities
     assert abs(temp["temperature"] - 1.0) > 1e-3
+    # the checkpoint records the temperature, so explain (and later attack, compress) see the calibrated network
+    assert load_checkpoint(result.path).info["wrappers"] == [{"type": "temperature", "temperature": temp["temperature"]}]
     cv = result.metrics["cv"]
     assert len(cv["folds"]) == 3 and 0 <= cv["std"]["accuracy"] and "f1_weighted" in cv["mean"]
     probe = chromium_check.probe(result.path / "report.html")
@@ -66,6 +65,7 @@ def test_wine_with_temperature_scaling_and_cv(tmp_path):
     assert {"data", "training", "metrics", "cv", "leaderboard", "confusion", "curves", "calibration", "explanations"} <= ids
     html = (result.path / "report.html").read_text()
     assert "Temperature scaling (T = " in html and "3-fold cross-validation" in html
+    assert {"baselines", "test_ci"} <= set(result.metrics)
 
 
 def test_cli_run_prints_metrics_with_intervals_and_findings(tmp_path):

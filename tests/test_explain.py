@@ -16,6 +16,9 @@ from shipyard.recipe import recipe_from_dict
 IMPORTANT = {"signal", "group"}
 
 
+
+pytestmark = pytest.mark.slow
+
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory):
     """A run on data whose label depends only on 'signal' (numeric) and 'group' (categorical)."""

@@ -13,6 +13,9 @@ from fastapi.testclient import TestClient
 from shipyard.errors import DataError, InputError, RecipeError
 from shipyard.recipe import load_recipe, recipe_from_dict
 
+
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -128,3 +131,62 @@ def test_regression_predict_and_explain_bundle_cli(diabetes_run, tmp_path):
     assert ex["shap"]["output"] == "the predicted value (target units)" and ex["permutation"]["metric"] == "RMSE"
     outcome = runner.invoke(app, ["explain", str(diabetes_run.bundle), "--data", str(tmp_path / "rows.csv"), "--row", "40"])
     assert outcome.exit_code == 2 and "rows.csv has 40 rows" in outcome.output and "0 to 39" in outcome.output
+
+
+def test_explain_a_regression_run_from_its_checkpoint(diabetes_run, monkeypatch):
+    """`shipyard explain RUN` on a regression run: the checkpoint's network (with its rescaling) and the saved preprocessing."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import shipyard.data.preparation as preparation
+    from shipyard.cli import app
+
+    before = json.loads((diabetes_run.path / "explain.json").read_text())
+    # Nothing may be refitted: fitting the preprocessing again would be a bug here.
+    monkeypatch.setattr(preparation, "fit_preprocessing", lambda *a, **k: (_ for _ in ()).throw(AssertionError("refitted")))
+    outcome = CliRunner().invoke(app, ["explain", str(diabetes_run.path), "--samples", "50"])
+    assert outcome.exit_code == 0, outcome.output
+    after = json.loads((diabetes_run.path / "explain.json").read_text())
+    assert after["shap"]["ranking"] == before["shap"]["ranking"]
+    assert np.allclose(after["local"]["values"], before["local"]["values"], atol=1e-6)
+    assert after["local"]["predicted"] == pytest.approx(before["local"]["predicted"], rel=1e-6)
+    assert 25 < after["local"]["predicted"] < 350  # in the target's units, not standardised
+
+
+def test_regression_trains_on_the_augmented_rows(tmp_path):
+    from shipyard.pipeline import run
+
+    recipe = load_recipe(EXAMPLES / "diabetes.yaml")
+    recipe.train.epochs = 3
+    recipe.explain.enabled = False
+    recipe.evaluate.learning_curve = None
+    recipe.prepare.augment.method = "mixup"
+    recipe.prepare.augment.multiplier = 1.0
+    result = run(recipe, runs_dir=tmp_path, track=False, progress=False)
+    summary = __import__("json").loads((result.path / "data_summary.json").read_text())
+    assert summary["rows_fitted_by_network"] == 2 * summary["split"]["train"]
+    assert summary["preprocessing"]["augment"] == {"method": "mixup", "rows_before": summary["split"]["train"], "rows_added": summary["split"]["train"]}
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"imbalance": {"sampler": "smote"}}, "imbalance.sampler: 'smote' needs class labels; task 'regression' has a numeric target"),
+        ({"prepare": {"numeric_imputer": "iterative"}}, "prepare.numeric_imputer 'iterative': skl2onnx"),
+        ({"imbalance": {"threshold": {"objective": "f1"}}}, "imbalance.threshold.objective: 'f1' needs class labels"),
+        ({"evaluate": {"calibration": {"temperature_scaling": True}}}, "temperature_scaling: calibrates class probabilities"),
+    ],
+)
+def test_regression_recipes_that_cannot_work_fail_validate_and_write_nothing(tmp_path, extra, message):
+    import subprocess
+    import sys
+
+    import yaml
+
+    recipe = {"name": "reg", "task": "regression", "data": {"source": "sklearn:diabetes", "target": "target"}, **extra}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    for verb in ("validate", "run"):
+        proc = subprocess.run([sys.executable, "-m", "shipyard.cli", verb, "recipe.yaml", *(["--no-track"] if verb == "run" else [])], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recipe.yaml"]

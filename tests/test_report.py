@@ -15,6 +15,9 @@ from shipyard.report.sections import _REGISTRY
 EXPECTED = {"data", "training", "metrics", "leaderboard", "confusion", "curves", "calibration", "explanations"}
 
 
+
+pytestmark = pytest.mark.slow
+
 def test_report_renders_in_chromium_with_all_sections(breast_cancer_run, tmp_path):
     report = breast_cancer_run.path / "report.html"
     assert report.is_file()
@@ -80,3 +83,21 @@ def test_report_leaves_out_sections_without_data(breast_cancer_run, tmp_path, mi
     html = build_report(run).read_text(encoding="utf-8")
     assert ('id="training"' in html) == (missing != "history.json")
     assert ('id="leaderboard"' in html) == (missing != "metrics.json")
+
+
+def test_a_section_whose_builder_raises_is_marked_failed_and_fails_the_chromium_check(breast_cancer_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(breast_cancer_run.path, run)
+
+    @register_section("crashing-demo", "A section that crashes", order=65)
+    def _crash(ctx):
+        raise KeyError("missing_key")
+
+    try:
+        html = build_report(run).read_text(encoding="utf-8")
+    finally:
+        _REGISTRY.pop("crashing-demo", None)
+    assert 'id="crashing-demo" data-failed="true"' in html
+    assert "This section could not be built: KeyError" in html
+    found = chromium_check.problems(chromium_check.probe(run / "report.html"))
+    assert found == ["section 'crashing-demo' failed to build"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from shipyard.data.preparation import load_and_split
+from shipyard.data.preparation import check_unchanged, load_and_split
 from shipyard.data.prepared import Prepared
 from shipyard.errors import ShipyardError
 from shipyard.recipe import Recipe, load_recipe, recipe_from_dict
@@ -142,6 +142,8 @@ def run(
         recipe = load_recipe(recipe)
     console = console or Console(stderr=True, quiet=not progress, log_path=False)
     data = check_inputs(recipe)
+    if run_dir is not None:
+        check_unchanged(run_dir.path, recipe.data.source, data.data_sha256)
     tracker = Tracker(enabled=track)
     tracker.connect(recipe.name)
 

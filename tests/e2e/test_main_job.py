@@ -142,8 +142,8 @@ def _quick(raw: dict) -> dict:
     return {**base, **raw}
 
 
-def test_wine_multiclass(tmp_path):
-    result = shipyard.run(EXAMPLES / "wine.yaml", runs_dir=tmp_path, track=False, progress=False)
+def test_wine_multiclass(wine_run):
+    result = wine_run
     test = result.metrics["test"]
     assert {"f1_weighted", "precision_weighted", "recall_weighted"} <= set(test) and METRIC_KEYS <= set(test)
     assert test["accuracy"] >= 0.9 and test["roc_auc"] >= 0.95

@@ -154,3 +154,26 @@ def test_unseen_category_is_served_with_a_warning(mixed_csv, tmp_path):
         response = client.post("/v1/predict", json={"records": [record]})
     assert response.status_code == 200, response.text
     assert response.json()["warnings"] == ["column 'size': unseen category 'gigantic' (rows 0) encoded as all zeros"]
+
+
+def test_the_model_lives_in_app_state_and_one_assignment_replaces_it(breast_cancer_run, tmp_path):
+    """The handlers read the model through a dependency, so a new version is one atomic assignment (no closure)."""
+    import copy
+
+    from fastapi.testclient import TestClient
+
+    from shipyard.predictor import Predictor
+    from shipyard.serving.app import create_app
+
+    app = create_app(breast_cancer_run.bundle)
+    record = dict(zip([c.name for c in app.state.model.schema], [14.0] * 30))
+    with TestClient(app) as client:
+        before = client.post("/v1/predict", json={"records": [record]}).json()
+        replacement = Predictor(breast_cancer_run.bundle)
+        replacement.manifest = copy.deepcopy(replacement.manifest) | {"name": "breast-cancer-v2"}
+        replacement.threshold = 0.0  # every record is predicted positive by this one
+        app.state.model = replacement
+        after = client.post("/v1/predict", json={"records": [record]}).json()
+        assert client.get("/v1/model").json()["name"] == "breast-cancer-v2"
+    assert before["model"] == "breast-cancer" and after["model"] == "breast-cancer-v2"
+    assert after["labels"] == ["malignant"] and after["probabilities"] == before["probabilities"]

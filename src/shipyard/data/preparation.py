@@ -297,6 +297,25 @@ def save_preparation(run_path: str | Path, recipe: Recipe, prepared: Prepared) -
     return folder
 
 
+def check_unchanged(run_path: str | Path, source: str, sha256: str) -> None:
+    """Refuse data whose fingerprint differs from the one a run was prepared on (nothing to compare: no-op).
+
+    Raises
+    ------
+    DataError
+        Naming the data source and both fingerprints.
+    """
+    info_file = Path(run_path) / PREPARATION / INFO
+    if not info_file.is_file():
+        return
+    then = json.loads(info_file.read_text(encoding="utf-8"))["data_sha256"]
+    if sha256 != then:
+        raise DataError(
+            f"{source}: the data changed since the run (sha256 {sha256[:12]}... now, {then[:12]}... then)",
+            "restore the file the run was trained on, or re-run the recipe on the new data",
+        )
+
+
 def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     """Rebuild a run's prepared data from its ``preparation/`` folder, fitting nothing.
 
@@ -318,11 +337,7 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     spec = recipe.data
     frame = load_table(spec.source, recipe.base_dir)
     sha256 = data_fingerprint(frame, spec.source, recipe.base_dir)
-    if sha256 != info["data_sha256"]:
-        raise DataError(
-            f"{spec.source}: the data changed since the run (sha256 {sha256[:12]}... now, {info['data_sha256'][:12]}... then)",
-            "restore the file the run was trained on, or re-run the recipe on the new data",
-        )
+    check_unchanged(run_path, spec.source, sha256)
     if recipe.prepare.drop_duplicates:
         keys = duplicate_key_columns(frame, select_columns(frame, spec.target, spec.features, spec.source))
         frame = frame.loc[~frame.duplicated(subset=keys + [spec.target])].reset_index(drop=True)
