@@ -14,6 +14,8 @@ from shipyard.report.sections import ReportContext, Section, registered_sections
 from shipyard.report.template import TEMPLATE
 
 REPORT = "report.html"
+SECTION_MODULES = ("shipyard.report.builtin",)
+"""Modules whose import registers report sections; a stage with its own section adds its module here."""
 
 
 def build_sections(path: Path) -> list[Section]:
@@ -27,7 +29,10 @@ def build_sections(path: Path) -> list[Section]:
         error (the rest of the report is still useful, and the page says what
         is missing); a builder returning None is left out.
     """
-    import shipyard.report.builtin  # noqa: F401  (registers the built-in sections)
+    import importlib
+
+    for module in SECTION_MODULES:  # registers the sections
+        importlib.import_module(module)
 
     ctx = ReportContext(path)
     sections = []
