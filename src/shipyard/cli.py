@@ -269,15 +269,18 @@ def predict(
 ) -> None:
     """Predict a file of records with a bundle (onnxruntime only)."""
     from shipyard.data.loading import load_table
-    from shipyard.predictor import Predictor
+    from shipyard.predictor import load
 
     writers = {".csv": "to_csv", ".parquet": "to_parquet", ".jsonl": "to_json"}
     if output.is_dir():
         raise ShipyardError(f"--output {output}: is a folder", "name a file, e.g. predictions.csv")
     if output.suffix.lower() not in writers:
         raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
-    predictor = Predictor(path)
-    frame = load_table(str(data), role="the DATA argument")
+    predictor = load(path)
+    if hasattr(predictor, "read_data"):  # text (raw, unstripped) or images (.npz, a folder of image files)
+        records, frame = predictor.read_data(data)
+    else:
+        records = frame = load_table(str(data), role="the DATA argument")
     for mixed in frame.attrs.get("reading", {}).get("mixed_types", []):
         err.print(
             f"warning: {data}: column '{mixed['column']}': {mixed['count']} value(s) that are not numbers read as missing "
@@ -285,7 +288,7 @@ def predict(
             highlight=False,
         )
     result = frame.copy()
-    predicted, notes = predictor.predict_with_warnings(frame, source=str(data))
+    predicted, notes = predictor.predict_with_warnings(records, source=str(data))
     result["prediction"] = predictor.decisions(predicted)
     for j, label in enumerate(predictor.labels):  # class probabilities (none for regression)
         result[f"proba_{label}"] = predicted[:, j]

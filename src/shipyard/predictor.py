@@ -256,5 +256,17 @@ def load(path: str | Path) -> Predictor:
     --------
     >>> model = shipyard.load("runs/breast-cancer/latest")    # doctest: +SKIP
     >>> model.predict_proba(df)[:2]                           # doctest: +SKIP
+
+    A text or image bundle (the manifest's ``input``) loads as a
+    :class:`~shipyard.modalities.predictors.TextPredictor` or
+    :class:`~shipyard.modalities.predictors.ImagePredictor`, with the same verbs.
     """
+    _, manifest = read_manifest(path, verify=False)
+    modality = manifest.get("input", "tabular")
+    if modality != "tabular":
+        from shipyard.modalities.predictors import PREDICTORS
+
+        if modality not in PREDICTORS:
+            raise BundleError(f"{path}: unknown input {modality!r} in manifest.json", "restore the original manifest or upgrade shipyard")
+        return PREDICTORS[modality](path)
     return Predictor(path)

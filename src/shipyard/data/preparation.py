@@ -98,10 +98,14 @@ def load_and_split(recipe: Recipe) -> Prepared:
         empty features, classes too small to stratify, a value the model
         cannot take, or a finding listed in ``prepare.fail_on``.
     """
+    from shipyard.modalities import modality_of
     from shipyard.recipe import check_task_options
 
-    task = get_task(recipe.task)
     check_task_options(recipe)
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.load_and_split(recipe)
+    task = get_task(recipe.task)
     spec = recipe.data
     frame = load_table(spec.source, recipe.base_dir)
     sha256 = data_fingerprint(frame, spec.source, recipe.base_dir)
@@ -168,6 +172,11 @@ def fit_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
     DataError
         If a sampler cannot run on the training rows or the reducer keeps no feature.
     """
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.fit(recipe, prepared)
     spec, seed = recipe.prepare, recipe.seed
     model_input = prepared.model_input if prepared.model_input is not None else coerce(prepared.frame, prepared.schema, recipe.data.source)
     prepared.model_input = model_input
@@ -243,6 +252,11 @@ def apply_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
 
 def data_summary(recipe: Recipe, prepared: Prepared) -> dict[str, Any]:
     """Rows, columns and their kinds, split sizes, the target's distribution, and what preprocessing did."""
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.summary(recipe, prepared)
     task = get_task(recipe.task)
     summary: dict[str, Any] = {
         "source": recipe.data.source,
@@ -275,6 +289,11 @@ def save_preparation(run_path: str | Path, recipe: Recipe, prepared: Prepared) -
     """
     import skops.io as sio
 
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.save(run_path, recipe, prepared)
     folder = Path(run_path) / PREPARATION
     folder.mkdir(parents=True, exist_ok=True)
     sio.dump(prepared.preprocessor, folder / PREPROCESSOR)
@@ -330,6 +349,11 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     """
     import skops.io as sio
 
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.load(run_path, recipe)
     folder = Path(run_path) / PREPARATION
     if not (folder / INFO).is_file():
         raise DataError(f"{folder}: the run has no saved preparation", "re-run the recipe with this version of shipyard")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shipyard import __version__
 from shipyard.errors import InputError
-from shipyard.predictor import Predictor
+from shipyard.predictor import Predictor, load
 from shipyard.schema import Column
 
 MAX_RECORDS = 10_000
@@ -77,9 +77,9 @@ def create_app(path: str | Path) -> FastAPI:
     BundleError
         If the bundle is missing or was modified.
     """
-    predictor = Predictor(path)
+    predictor = load(path)  # a tabular Predictor, or a text or image one (the manifest's input)
     manifest = predictor.manifest
-    Record = record_model(predictor.schema)
+    Record = predictor.record_model() if hasattr(predictor, "record_model") else record_model(predictor.schema)
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),

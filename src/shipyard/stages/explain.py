@@ -18,6 +18,7 @@ import torch
 from shipyard.data.prepared import Prepared
 from shipyard.errors import DataError
 from shipyard.explain import Model, check_row, explain
+from shipyard.modalities import modality_of
 from shipyard.recipe import Recipe
 from shipyard.rundir import RunDir
 from shipyard.schema import coerce, onnx_feed
@@ -136,7 +137,7 @@ class ExplainStage(Stage):
     order = 70
     writes = (EXPLAIN,)
     rerunnable = True
-    message = "explaining the network (SHAP, permutation importance, surrogate tree)"
+    message = "explaining the network (SHAP, permutation importance, surrogate tree; Integrated Gradients for text and images)"
 
     def enabled(self, recipe: Recipe) -> bool:
         return recipe.explain.enabled
@@ -145,4 +146,8 @@ class ExplainStage(Stage):
         check_row(recipe.explain.row, len(data.split.test), "explain.row")
 
     def run(self, ctx: RunContext) -> None:
+        modality = modality_of(ctx.recipe)
+        if modality is not None:  # token attributions, or pixel saliency
+            ctx.run_dir.write_json(EXPLAIN, modality.explain(ctx))
+            return
         explain_run(ctx)

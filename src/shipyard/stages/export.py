@@ -15,6 +15,7 @@ from shipyard.data.prepared import Prepared
 from shipyard.errors import ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, write_bundle
 from shipyard.export.onnx_graph import build_pipeline_onnx
+from shipyard.modalities import modality_of
 from shipyard.recipe import Recipe
 from shipyard.schema import onnx_feed
 from shipyard.stages.base import RunContext, Stage, register_stage
@@ -86,5 +87,7 @@ class ExportStage(Stage):
     message = "exporting the ONNX bundle and checking parity"
 
     def run(self, ctx: RunContext) -> None:
-        ctx.metrics["parity"] = export(ctx.recipe, ctx.data, ctx.network, ctx.metrics, ctx.run_dir.bundle)
+        modality = modality_of(ctx.recipe)
+        write = export if modality is None else modality.export  # text and images: raw input → probabilities
+        ctx.metrics["parity"] = write(ctx.recipe, ctx.data, ctx.network, ctx.metrics, ctx.run_dir.bundle)
         ctx.write_metrics()

@@ -29,7 +29,16 @@ def standard_callbacks(spec: TrainSpec, extra: list[Callback] | None = None) -> 
 
 
 def build_network(recipe: Recipe, prepared: Prepared) -> nn.Module:
-    """The recipe's untrained network for the prepared features, initialised from the recipe's seed."""
+    """The recipe's untrained network for the prepared features, initialised from the recipe's seed.
+
+    A text or image model starts from its pretrained weights and carries its
+    input statistics (:meth:`shipyard.modalities.base.Modality.build_network`).
+    """
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:
+        return modality.build_network(recipe, prepared)
     torch.manual_seed(recipe.seed)
     return build_model(recipe.model, prepared.n_features, get_task(recipe.task).n_outputs(prepared))
 
@@ -71,5 +80,16 @@ def train_network(
         metric=task.train_metric(prepared),
         callbacks=standard_callbacks(recipe.train, callbacks),
     )
-    result = trainer.fit(network, ArrayDataset(prepared.X_fit, y_fit), ArrayDataset(prepared.X["validation"], y_val), resume=resume)
+    train_set, val_set, score_set = _datasets(recipe, prepared, y_fit, y_val)
+    result = trainer.fit(network, train_set, val_set, resume=resume, score_set=score_set)
     return task.finish(network.to("cpu").eval(), prepared), result
+
+
+def _datasets(recipe: Recipe, prepared: Prepared, y_fit: Any, y_val: Any) -> tuple[Any, Any, Any]:
+    """Training rows, validation rows, and the rows the per-epoch training metric is scored on (None: the training rows)."""
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # token ids with dynamic padding; images with augmentation
+        return modality.datasets(recipe, prepared, y_fit, y_val)
+    return ArrayDataset(prepared.X_fit, y_fit), ArrayDataset(prepared.X["validation"], y_val), None

@@ -1,0 +1,89 @@
+"""Export a text network: tokenizer.json beside an ONNX graph from token ids to probabilities, checked against PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from shipyard.data.prepared import Prepared
+from shipyard.export.bundle import write_bundle
+from shipyard.modalities.onnx_export import export_graph, label_graph
+from shipyard.modalities.predictors import TEXT_INPUT, run_token_batches
+from shipyard.modalities.text import tokenizer as tok
+from shipyard.recipe import Recipe
+from shipyard.tasks import get_task
+
+
+def export_text(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics: dict[str, Any], bundle: Path) -> dict[str, Any]:
+    """Write the bundle of a text network and check it reproduces PyTorch on every test text.
+
+    The bundle holds ``tokenizer.json`` (truncating at ``model.max_length``,
+    run by the predictor with the ``tokenizers`` library) and ``model.onnx``:
+    input ``input_ids`` int64 (batch, seq), both axes dynamic, right-padded
+    with the pad id; output the task's (probabilities (batch, n_classes)).
+
+    Returns
+    -------
+    dict
+        ``max_abs_diff``, ``tolerance``, ``rows``, ``batch_widths`` (the padded widths checked).
+
+    Raises
+    ------
+    ParityError
+        If onnxruntime's outputs differ from PyTorch's by more than the tolerance on any test text.
+    """
+    from shipyard.models.transformer import encoder_config, plain_forward
+    from shipyard.stages.export import ParityError
+
+    task = get_task(recipe.task)
+    tokenizer = prepared.preprocessor
+    pad = tok.pad_id(tokenizer)
+    example = torch.from_numpy(tok.encode(tokenizer, ["an example text to trace", "hi"])[0])
+    largest = int(encoder_config(recipe.model).max_position_embeddings)
+    with plain_forward(network):
+        model = export_graph(task.export_head(network), example, TEXT_INPUT, {0: ("batch", None), 1: ("seq", largest)}, recipe.export.opset, task.output)
+    label_graph(model, prepared.labels, task.name, "text")
+    payload = model.SerializeToString()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    test_texts = prepared.frame[recipe.data.text].to_numpy(dtype=object)[prepared.split.test].tolist()
+    ids, _ = tok.encode(tokenizer, test_texts)
+    onnx_output = task.shape_output(run_token_batches(session, task.output, ids, pad))
+    torch_output = task.predict(network, prepared.X["test"])
+    diff = float(np.abs(onnx_output - torch_output).max())
+    # The whole test split padded to its longest text, in one run: padding must not change the outputs.
+    padded = task.shape_output(session.run([task.output], {TEXT_INPUT: ids[:64]})[0])
+    diff = max(diff, float(np.abs(padded - torch_output[:64]).max()))
+    tolerance = task.parity_tolerance(recipe, prepared)
+    if not diff <= tolerance:
+        raise ParityError(
+            f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the test texts (tolerance {tolerance:g})",
+            "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
+        )
+    parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": len(test_texts)}
+    info = tok.tokenizer_info(tokenizer)
+    manifest = {
+        "name": recipe.name,
+        "task": task.name,
+        "input": "text",
+        "model_file": "model.onnx",
+        "inputs": [{"name": recipe.data.text, "kind": "text", "dtype": "string"}],
+        "text": {"tokenizer": tok.TOKENIZER, "graph_input": TEXT_INPUT, "encoder": Path(recipe.model.encoder).name, **info},
+        "outputs": task.manifest_outputs(prepared),
+        "labels": prepared.labels,
+        "positive_label": metrics.get("positive_label"),
+        "target": recipe.data.target,
+        "metrics": {"test": metrics["test"]},
+        "parity": parity,
+        "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
+        "preprocessing": prepared.steps,
+        "decision": metrics.get("decision"),
+    }
+    write_bundle(bundle, {"model.onnx": payload, tok.TOKENIZER: tokenizer.to_str().encode("utf-8")}, manifest)
+    return parity
