@@ -195,3 +195,24 @@ def train_from_scratch(recipe: "Recipe", task: "Task", prepared: "Prepared") -> 
     changed = {k: v for k, v in scratch.model.model_dump().items() if recipe.model.model_dump().get(k) != v}
     info = {"seconds": result.seconds, "best_epoch": result.best_epoch, "epochs_run": len(result.history), "changes": changed}
     return task.predict(network, prepared.X["test"]), info
+
+
+class torch_threads:
+    """Context manager: torch's intra-op threads set to ``n`` (the recipe's ``train.num_threads``) and restored after.
+
+    Shared machines make inherited thread counts slow (see DESIGN: choose thread counts, don't inherit them).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __enter__(self) -> None:
+        import torch
+
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.set_num_threads(self.before)

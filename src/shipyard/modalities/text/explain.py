@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from shipyard.modalities.base import torch_threads
 from shipyard.modalities.text import tokenizer as tok
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.stages.base import RunContext
 
-N_STEPS = 32
-"""Riemann steps of the integral (Gauss-Legendre, Captum's default method)."""
+N_STEPS = 20
+"""Steps of the path integral (Gauss-Legendre, Captum's default method); the convergence delta reports its error."""
 TOP_TOKENS = 20
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>"}
 BASELINE_TOKENS = ("[MASK]", "<mask>", "[UNK]", "<unk>")
@@ -159,7 +160,8 @@ def explain_texts(ctx: "RunContext") -> dict[str, Any]:
     labels = [str(label) for label in prepared.labels]
     pos = prepared.positive_index
     network = ctx.network.eval()
-    explained = attribute_texts(network, prepared.preprocessor, ids, pos, len(labels))
+    with torch_threads(recipe.train.num_threads):
+        explained = attribute_texts(network, prepared.preprocessor, ids, pos, len(labels))
     _, unit = output_function(network, len(labels), pos)
     texts = prepared.frame[recipe.data.text].to_numpy(dtype=object)
     y = prepared.y

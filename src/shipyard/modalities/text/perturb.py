@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shipyard.modalities.base import torch_threads
 from shipyard.modalities.text import tokenizer as tok
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,23 +98,9 @@ def perturbation_curves(ctx: "RunContext") -> dict[str, Any]:
         scores = task.scores(y, task.predict(ctx.network, ids), pos)
         return {"accuracy": scores["accuracy"], "f1": scores.get("f1")}
 
-    curves: dict[str, dict[str, list[Any]]] = {kind: {"accuracy": [], "accuracy_std": [], "f1": []} for kind in KINDS}
-    examples = []
-    clean = score(texts)
-    for rate in spec.rates:
-        for kind in KINDS:
-            draws = []
-            for repeat in range(spec.repeats if rate > 0 else 1):
-                draw_rng = np.random.default_rng([recipe.seed, int(rate * 1e6), repeat, KINDS.index(kind)])
-                perturbed = [PERTURB[kind](t, rate, draw_rng) for t in texts]
-                draws.append(clean if rate == 0 else score(perturbed))
-                if repeat == 0 and rate > 0 and kind == "typos":
-                    examples.append({"rate": rate, "original": texts[0], "typos": perturbed[0], "word_deletion": delete_words(texts[0], rate, np.random.default_rng([recipe.seed, 1]))})
-            accuracies = [d["accuracy"] for d in draws]
-            curves[kind]["accuracy"].append(float(np.mean(accuracies)))
-            curves[kind]["accuracy_std"].append(float(np.std(accuracies)))
-            f1 = [d["f1"] for d in draws if d["f1"] is not None]
-            curves[kind]["f1"].append(float(np.mean(f1)) if f1 else None)
+    with torch_threads(recipe.train.num_threads):
+        clean = score(texts)
+        curves, examples = _curves(spec.rates, spec.repeats, texts, score, clean, recipe.seed)
     return {
         "kind": "text",
         "samples": int(len(rows)),
@@ -126,3 +113,24 @@ def perturbation_curves(ctx: "RunContext") -> dict[str, Any]:
         "method": "typos: each letter or digit hit with probability rate by an insertion, deletion, swap or substitution; "
         "word_deletion: each word deleted with probability rate (at least one kept)",
     }
+
+
+def _curves(rates: list[float], repeats: int, texts: list[str], score: Any, clean: dict[str, Any], seed: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Per kind and rate: the mean and standard deviation of accuracy over ``repeats`` seeded draws, and the mean F1; one example per rate."""
+    curves: dict[str, dict[str, list[Any]]] = {kind: {"accuracy": [], "accuracy_std": [], "f1": []} for kind in KINDS}
+    examples = []
+    for rate in rates:
+        for kind in KINDS:
+            draws = []
+            for repeat in range(repeats if rate > 0 else 1):
+                draw_rng = np.random.default_rng([seed, int(rate * 1e6), repeat, KINDS.index(kind)])
+                perturbed = [PERTURB[kind](t, rate, draw_rng) for t in texts]
+                draws.append(clean if rate == 0 else score(perturbed))
+                if repeat == 0 and rate > 0 and kind == "typos":
+                    examples.append({"rate": rate, "original": texts[0], "typos": perturbed[0], "word_deletion": delete_words(texts[0], rate, np.random.default_rng([seed, 1]))})
+            accuracies = [d["accuracy"] for d in draws]
+            curves[kind]["accuracy"].append(float(np.mean(accuracies)))
+            curves[kind]["accuracy_std"].append(float(np.std(accuracies)))
+            f1 = [d["f1"] for d in draws if d["f1"] is not None]
+            curves[kind]["f1"].append(float(np.mean(f1)) if f1 else None)
+    return curves, examples

@@ -1,0 +1,84 @@
+"""Export an image network: one ONNX graph from pixels in [0, 1] (normalisation inside) to probabilities, checked against PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from shipyard.data.prepared import Prepared
+from shipyard.export.bundle import write_bundle
+from shipyard.modalities.onnx_export import export_graph, label_graph
+from shipyard.modalities.predictors import IMAGE_INPUT
+from shipyard.recipe import Recipe
+from shipyard.tasks import get_task
+
+
+def export_image(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics: dict[str, Any], bundle: Path) -> dict[str, Any]:
+    """Write the bundle of an image network and check it reproduces PyTorch on every test image.
+
+    ``model.onnx`` takes ``pixels`` float32 (batch, channels, height, width)
+    in [0, 1] (dynamic batch) and standardises them with the training
+    statistics inside the graph; the manifest records the shape and the raw
+    full-intensity value, so the predictor scales nested arrays and PNGs alike.
+
+    Returns
+    -------
+    dict
+        ``max_abs_diff``, ``tolerance``, ``rows``.
+
+    Raises
+    ------
+    ParityError
+        If onnxruntime's outputs differ from PyTorch's by more than the tolerance on any test image.
+    """
+    from shipyard.stages.export import ParityError
+
+    task = get_task(recipe.task)
+    preparation = prepared.preprocessor
+    example = torch.zeros(2, *preparation.shape)
+    model = export_graph(task.export_head(network), example, IMAGE_INPUT, {0: ("batch", None)}, recipe.export.opset, task.output)
+    label_graph(model, prepared.labels, task.name, "image")
+    payload = model.SerializeToString()
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    (onnx_output,) = session.run([task.output], {IMAGE_INPUT: np.ascontiguousarray(prepared.X["test"], dtype=np.float32)})
+    torch_output = task.predict(network, prepared.X["test"])
+    diff = float(np.abs(task.shape_output(onnx_output) - torch_output).max())
+    tolerance = task.parity_tolerance(recipe, prepared)
+    if not diff <= tolerance:
+        raise ParityError(
+            f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the test images (tolerance {tolerance:g})",
+            "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
+        )
+    parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(prepared.X["test"]))}
+    manifest = {
+        "name": recipe.name,
+        "task": task.name,
+        "input": "image",
+        "model_file": "model.onnx",
+        "inputs": [{"name": "image", "kind": "image", "dtype": "float32"}],
+        "image": {
+            "graph_input": IMAGE_INPUT,
+            "shape": preparation.shape,
+            "max_value": preparation.max_value,
+            "normalisation": {"mean": preparation.mean, "std": preparation.std},
+            "accepts": "base64 PNG, or nested arrays (height, width[, channels]) of raw pixel values in [0, max_value]",
+        },
+        "outputs": task.manifest_outputs(prepared),
+        "labels": prepared.labels,
+        "positive_label": metrics.get("positive_label"),
+        "target": recipe.data.target,
+        "metrics": {"test": metrics["test"]},
+        "parity": parity,
+        "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
+        "preprocessing": prepared.steps,
+        "decision": metrics.get("decision"),
+    }
+    write_bundle(bundle, {"model.onnx": payload}, manifest)
+    return parity
