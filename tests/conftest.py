@@ -81,3 +81,27 @@ def mixed_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "mixed.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+
+
+def shared_file(name: str) -> Path:
+    """A file of the shared data folder (``$SHIPYARD_SHARED_DATA``, else the nearest ``shared/data`` above the checkout)."""
+    from shipyard.modalities.sources import shared_folder
+
+    folder = shared_folder(ROOT)
+    if folder is None or not (folder / name).is_file():
+        pytest.skip(f"shared data file {name} not found")
+    return folder / name
+
+
+@pytest.fixture(scope="session")
+def sms_texts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """400 real SMS messages (the shared SMS Spam Collection: the first 340 ham and 60 spam rows, texts untouched)."""
+    import pandas as pd
+
+    frame = pd.read_csv(shared_file("sms_spam_collection.csv"), dtype=str, keep_default_na=False)
+    sample = pd.concat([frame[frame["label"] == "ham"].head(340), frame[frame["label"] == "spam"].head(60)]).sort_index()
+    path = tmp_path_factory.mktemp("data") / "sms_400.csv"
+    sample.to_csv(path, index=False)
+    return path

@@ -322,7 +322,9 @@ def explain(
     output: Path = typer.Option(None, "--output", "-o", help="Where to write the JSON (default: explain.json in the run)."),
 ) -> None:
     """Explain a model: SHAP values, permutation importance and a surrogate tree."""
+    from shipyard.explain import check_row
     from shipyard.export.bundle import read_manifest
+    from shipyard.modalities import modality_of
     from shipyard.rundir import resolve_run
     from shipyard.stages import RunContext, get_stage
     from shipyard.stages.explain import EXPLAIN, explain_bundle, explain_run, write_explain
@@ -349,6 +351,18 @@ def explain(
         ctx = RunContext.from_run(run_dir)  # the checkpoint's network and the saved preparation: nothing refitted
         if samples is not None:
             ctx.recipe.explain.samples = samples
+        modality = modality_of(ctx.recipe)
+        if modality is not None:  # token attributions or saliency maps
+            if parsed is not None:
+                raise ShipyardError(f"--record: explains a record of table columns; {path} is a {modality.name} model", "use --row N for a test row")
+            ctx.recipe.explain.row = ctx.recipe.explain.row if row is None else row
+            check_row(ctx.recipe.explain.row, len(ctx.data.split.test), "--row")
+            result = modality.explain(ctx)
+            written = write_explain(output or run_dir.path / EXPLAIN, result)
+            get_stage("report").run(ctx)
+            _print_modality_explanation(result)
+            err.print(f"wrote {written}")
+            return
         result = explain_run(ctx, row, parsed)
         written = run_dir.path / EXPLAIN
         if output is not None:
@@ -359,6 +373,26 @@ def explain(
         written = write_explain(output or Path(EXPLAIN), result)
     _print_explanation(result)
     err.print(f"wrote {written}")
+
+
+def _print_modality_explanation(result: dict[str, Any]) -> None:
+    """Print a text run's top tokens and explained texts, or an image run's saliency summary."""
+    if result["kind"] == "text":
+        table = Table(title=f"tokens with the largest mean attribution ({result['output']}; {result['n_texts']} texts)")
+        for head in ("token", "mean attribution", "count"):
+            table.add_column(head, justify="left" if head == "token" else "right")
+        for item in result["global"]["by_abs"][:15]:
+            table.add_row(item["token"], f"{item['mean']:+.4f}", str(item["count"]))
+        out.print(table)
+        first = result["texts"][0]
+        top = sorted(zip(first["tokens"], first["attributions"]), key=lambda t: -abs(t[1]))[:8]
+        out.print(f"test row {first['test_position']} (true {first['true']}, predicted {first['predicted']}): " + ", ".join(f"{t} {a:+.3f}" for t, a in top), highlight=False)
+    else:
+        out.print(
+            f"saliency of {len(result['saliency'])} test images ({result['method']}); {result['n_misclassified']} of {result['n_test']} test images misclassified",
+            highlight=False,
+        )
+    out.print(f"completeness: |sum of attributions - (output - baseline output)| <= {result['max_abs_delta']:.2e}", highlight=False)
 
 
 def _print_explanation(result: dict[str, Any]) -> None:
@@ -386,6 +420,32 @@ def _print_explanation(result: dict[str, Any]) -> None:
     out.print(f"surrogate tree (depth {sur['depth']}, {sur['leaves']} leaves): fidelity {sur['fidelity']:.3f} ({sur['fidelity_metric']})", highlight=False)
     for line in result.get("findings", []):
         out.print(f"• {line}", highlight=False)
+
+
+@app.command()
+@_user_errors
+def robustness(path: Path = typer.Argument(..., help="Run directory of a text or image model (runs/NAME/latest).")) -> None:
+    """Accuracy of a text or image model under perturbed inputs (typos and word deletion; FGSM and PGD), re-run on a finished run."""
+    from shipyard.modalities import modality_of
+    from shipyard.rundir import resolve_run
+    from shipyard.stages import RunContext, get_stage
+
+    run_dir = resolve_run(path)
+    ctx = RunContext.from_run(run_dir)
+    if modality_of(ctx.recipe) is None:
+        raise ShipyardError(f"{path}: perturbation curves are for text and image models; this run's model takes a table", "see the attack stage for tables")
+    get_stage("robustness").run(ctx)
+    get_stage("report").run(ctx)
+    result = run_dir.read_json("robustness.json")
+    table = Table(title=f"accuracy under perturbation ({result['samples']} test rows)")
+    steps = result.get("rates") or result.get("epsilons")
+    table.add_column("rate" if "rates" in result else "epsilon")
+    for kind in result["curves"]:
+        table.add_column(kind.replace("_", " "), justify="right")
+    for i, step in enumerate(steps):
+        table.add_row(f"{step:g}", *[f"{(c['accuracy'] if isinstance(c, dict) else c)[i]:.4f}" for c in result["curves"].values()])
+    out.print(table)
+    err.print(f"wrote {run_dir.path / 'robustness.json'}")
 
 
 @app.command()

@@ -82,11 +82,12 @@ def read_text_table(path: Path, text: str, target: str) -> pd.DataFrame:
     if target not in frame.columns:
         raise DataError(f"{path}: column '{target}' (data.target) not found; columns are: {', '.join(frame.columns)}", "set data.target to one of these")
     labels = frame[target]
-    if labels.dtype == object:
-        labels = labels.mask(labels.astype(str).str.strip().str.lower().isin(MISSING_LABELS))
+    textual = pd.api.types.is_string_dtype(labels) or labels.dtype == object
+    if textual:
+        labels = labels.astype(object).mask(labels.astype(str).str.strip().str.lower().isin(MISSING_LABELS))
     if labels.isna().any():
         raise DataError(f"{path}: target column '{target}' has {int(labels.isna().sum())} missing value(s)", "drop or label those rows")
-    if labels.dtype == object:
+    if textual:
         numbers = pd.to_numeric(labels, errors="coerce")
         if numbers.notna().all():
             labels = numbers.astype("int64") if (numbers == numbers.round()).all() else numbers
