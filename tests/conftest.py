@@ -105,3 +105,34 @@ def sms_texts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "sms_400.csv"
     sample.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def sms_run(tmp_path_factory: pytest.TempPathFactory):
+    """examples/sms_spam.yaml run once as written (MiniLM fine-tuned on 30% of the SMS training split), tracked in MLflow."""
+    from shipyard.pipeline import run
+
+    shared_file("sms_spam_collection.csv")
+    return run(EXAMPLES / "sms_spam.yaml", runs_dir=tmp_path_factory.mktemp("runs"), track=True, progress=False)
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory: pytest.TempPathFactory):
+    """examples/digits_cnn.yaml run once as written."""
+    from shipyard.pipeline import run
+
+    return run(EXAMPLES / "digits_cnn.yaml", runs_dir=tmp_path_factory.mktemp("runs"), track=False, progress=False)
+
+
+@pytest.fixture(scope="session")
+def transfer_runs(tmp_path_factory: pytest.TempPathFactory):
+    """examples/semeion_cnn.yaml, then examples/digits_transfer.yaml starting from it (its init_from pointed at that run)."""
+    from shipyard.pipeline import run
+    from shipyard.recipe import load_recipe
+
+    shared_file("semeion_handwritten_digits.npz")
+    runs = tmp_path_factory.mktemp("runs")
+    semeion = run(EXAMPLES / "semeion_cnn.yaml", runs_dir=runs, track=False, progress=False)
+    recipe = load_recipe(EXAMPLES / "digits_transfer.yaml")
+    recipe.model.init_from = str(semeion.path)
+    return semeion, run(recipe, runs_dir=runs, track=False, progress=False)

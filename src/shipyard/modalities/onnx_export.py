@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from typing import Any
 
 import onnx
 import torch
@@ -54,3 +55,40 @@ def export_graph(module: nn.Module, example: torch.Tensor, input_name: str, dyna
 def label_graph(model: onnx.ModelProto, labels: list, task: str, modality: str) -> None:
     """Record the labels, the task and the input modality inside the graph, so an edited manifest cannot relabel or reinterpret it."""
     onnx.helper.set_model_props(model, {GRAPH_LABELS: json.dumps([str(label) for label in labels]), GRAPH_TASK: task, GRAPH_INPUT: modality})
+
+
+def bundle_manifest(recipe: Any, prepared: Any, task: Any, metrics: dict[str, Any], parity: dict[str, Any], modality: str, inputs: list[dict[str, Any]], about: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of a text or image bundle: the tabular manifest's fields, ``input`` naming the modality and ``about`` under its name.
+
+    Parameters
+    ----------
+    recipe, prepared, task
+        The run's.
+    metrics : dict
+        The run's ``metrics.json`` so far (test metrics, calibration, decision).
+    parity : dict
+        The export's parity check.
+    modality : str
+        ``text`` or ``image``.
+    inputs : list of dict
+        What a request record holds.
+    about : dict
+        What the predictor needs to turn records into the graph's input (tokenizer, pixel scale).
+    """
+    return {
+        "name": recipe.name,
+        "task": task.name,
+        "input": modality,
+        "model_file": "model.onnx",
+        "inputs": inputs,
+        modality: about,
+        "outputs": task.manifest_outputs(prepared),
+        "labels": prepared.labels,
+        "positive_label": metrics.get("positive_label"),
+        "target": recipe.data.target,
+        "metrics": {"test": metrics["test"]},
+        "parity": parity,
+        "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
+        "preprocessing": prepared.steps,
+        "decision": metrics.get("decision"),
+    }

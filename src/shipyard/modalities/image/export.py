@@ -12,7 +12,7 @@ from torch import nn
 
 from shipyard.data.prepared import Prepared
 from shipyard.export.bundle import write_bundle
-from shipyard.modalities.onnx_export import export_graph, label_graph
+from shipyard.modalities.onnx_export import bundle_manifest, export_graph, label_graph
 from shipyard.modalities.predictors import IMAGE_INPUT
 from shipyard.recipe import Recipe
 from shipyard.tasks import get_task
@@ -57,28 +57,13 @@ def export_image(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics
             "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
         )
     parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(prepared.X["test"]))}
-    manifest = {
-        "name": recipe.name,
-        "task": task.name,
-        "input": "image",
-        "model_file": "model.onnx",
-        "inputs": [{"name": "image", "kind": "image", "dtype": "float32"}],
-        "image": {
-            "graph_input": IMAGE_INPUT,
-            "shape": preparation.shape,
-            "max_value": preparation.max_value,
-            "normalisation": {"mean": preparation.mean, "std": preparation.std},
-            "accepts": "base64 PNG, or nested arrays (height, width[, channels]) of raw pixel values in [0, max_value]",
-        },
-        "outputs": task.manifest_outputs(prepared),
-        "labels": prepared.labels,
-        "positive_label": metrics.get("positive_label"),
-        "target": recipe.data.target,
-        "metrics": {"test": metrics["test"]},
-        "parity": parity,
-        "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
-        "preprocessing": prepared.steps,
-        "decision": metrics.get("decision"),
+    about = {
+        "graph_input": IMAGE_INPUT,
+        "shape": preparation.shape,
+        "max_value": preparation.max_value,
+        "normalisation": {"mean": preparation.mean, "std": preparation.std},
+        "accepts": "base64 PNG, or nested arrays (height, width[, channels]) of raw pixel values in [0, max_value]",
     }
+    manifest = bundle_manifest(recipe, prepared, task, metrics, parity, "image", [{"name": "image", "kind": "image", "dtype": "float32"}], about)
     write_bundle(bundle, {"model.onnx": payload}, manifest)
     return parity

@@ -12,7 +12,7 @@ from torch import nn
 
 from shipyard.data.prepared import Prepared
 from shipyard.export.bundle import write_bundle
-from shipyard.modalities.onnx_export import export_graph, label_graph
+from shipyard.modalities.onnx_export import bundle_manifest, export_graph, label_graph
 from shipyard.modalities.predictors import TEXT_INPUT, run_token_batches
 from shipyard.modalities.text import tokenizer as tok
 from shipyard.recipe import Recipe
@@ -30,7 +30,7 @@ def export_text(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics:
     Returns
     -------
     dict
-        ``max_abs_diff``, ``tolerance``, ``rows``, ``batch_widths`` (the padded widths checked).
+        ``max_abs_diff``, ``tolerance``, ``rows``.
 
     Raises
     ------
@@ -57,7 +57,7 @@ def export_text(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics:
     onnx_output = task.shape_output(run_token_batches(session, task.output, ids, pad))
     torch_output = task.predict(network, prepared.X["test"])
     diff = float(np.abs(onnx_output - torch_output).max())
-    # The whole test split padded to its longest text, in one run: padding must not change the outputs.
+    # 64 test texts padded to the longest test text, in one run: padding must not change the outputs.
     padded = task.shape_output(session.run([task.output], {TEXT_INPUT: ids[:64]})[0])
     diff = max(diff, float(np.abs(padded - torch_output[:64]).max()))
     tolerance = task.parity_tolerance(recipe, prepared)
@@ -67,23 +67,8 @@ def export_text(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics:
             "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
         )
     parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": len(test_texts)}
-    info = tok.tokenizer_info(tokenizer)
-    manifest = {
-        "name": recipe.name,
-        "task": task.name,
-        "input": "text",
-        "model_file": "model.onnx",
-        "inputs": [{"name": recipe.data.text, "kind": "text", "dtype": "string"}],
-        "text": {"tokenizer": tok.TOKENIZER, "graph_input": TEXT_INPUT, "encoder": Path(recipe.model.encoder).name, **info},
-        "outputs": task.manifest_outputs(prepared),
-        "labels": prepared.labels,
-        "positive_label": metrics.get("positive_label"),
-        "target": recipe.data.target,
-        "metrics": {"test": metrics["test"]},
-        "parity": parity,
-        "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
-        "preprocessing": prepared.steps,
-        "decision": metrics.get("decision"),
-    }
+    about = {"tokenizer": tok.TOKENIZER, "graph_input": TEXT_INPUT, "encoder": Path(recipe.model.encoder).name, **tok.tokenizer_info(tokenizer)}
+    inputs = [{"name": recipe.data.text, "kind": "text", "dtype": "string"}]
+    manifest = bundle_manifest(recipe, prepared, task, metrics, parity, "text", inputs, about)
     write_bundle(bundle, {"model.onnx": payload, tok.TOKENIZER: tokenizer.to_str().encode("utf-8")}, manifest)
     return parity

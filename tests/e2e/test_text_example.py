@@ -1,0 +1,98 @@
+"""examples/sms_spam.yaml end to end: data checks, fine-tuning, baselines, export, a real server, batch prediction, explanations, perturbation curves, the report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+
+from tests.conftest import EXAMPLES
+from tests.e2e.servers import serving
+
+
+def test_the_data_checks_report_what_the_shared_sms_file_holds(sms_run):
+    profile = json.loads((sms_run.path / "data_profile.json").read_text())
+    text = profile["text"]
+    assert text["exact_duplicates"]["surplus_rows"] == 403 and text["encoding"]["c1_control"] == 35
+    assert text["groups_straddling_split"] == 0 and text["near_duplicates"]["row_split_leak"] > 0
+    assert {f["code"] for f in profile["findings"]} >= {"duplicate_texts", "c1_control_characters", "class_imbalance"}
+
+
+def test_fine_tuned_minilm_against_tfidf_and_from_scratch(sms_run):
+    metrics = sms_run.metrics
+    board = metrics["baselines"]["models"]
+    assert set(board) == {"network", "tfidf_logistic_regression", "dummy", "from_scratch"}
+    assert metrics["test"]["f1"] > 0.85 and metrics["test"]["accuracy"] > 0.95
+    assert board["from_scratch"]["f1"]["value"] < metrics["test"]["f1"]  # what pretraining bought
+    assert metrics["from_scratch"]["changes"] == {"pretrained": False, "freeze_layers": 0, "encoder_learning_rate": 0.001}
+    assert metrics["parity"]["max_abs_diff"] <= metrics["parity"]["tolerance"] and metrics["parity"]["rows"] == metrics["split"]["test"]
+    history = sms_run.history
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    summary = json.loads((sms_run.path / "data_summary.json").read_text())
+    assert summary["rows_fitted_by_network"] < 0.35 * (summary["split"]["train"] / 0.3)  # train_fraction 0.3
+
+
+def test_the_bundle_holds_the_tokenizer_and_no_pickle(sms_run):
+    manifest = json.loads((sms_run.bundle / "manifest.json").read_text())
+    assert manifest["input"] == "text" and set(manifest["files"]) == {"model.onnx", "tokenizer.json"}
+    assert manifest["text"]["max_length"] == 64 and manifest["inputs"] == [{"name": "text", "kind": "text", "dtype": "string"}]
+    assert sms_run.model_version is not None  # registered in MLflow
+
+
+def test_served_over_http_as_the_python_api_predicts(sms_run):
+    import shipyard
+
+    body = json.loads((EXAMPLES / "requests" / "sms_spam.json").read_text())
+    expected = shipyard.load(sms_run.path).predict_proba(body["records"])
+    with serving(sms_run.path.parent / "latest") as client:
+        response = client.post("/v1/predict", json=body)
+        assert response.status_code == 200, response.text
+        out = response.json()
+        assert out["labels"] == ["spam", "ham"]
+        assert np.allclose([[p["ham"], p["spam"]] for p in out["probabilities"]], expected, atol=1e-6)
+        long = client.post("/v1/predict", json={"records": [{"text": "free entry " * 100}]}).json()
+        assert long["warnings"] == ["record 0: text of 202 tokens truncated to the model's 64"]
+        missing = client.post("/v1/predict", json={"records": [{"message": "hi"}]})
+        assert missing.status_code == 422 and {tuple(d["loc"][-1:]) for d in missing.json()["detail"]} >= {("text",), ("message",)}
+        wrong = client.post("/v1/predict", json={"records": [{"text": 5}]})
+        assert wrong.status_code == 422
+        assert "TextRecord" in client.get("/openapi.json").json()["components"]["schemas"]
+
+
+def test_batch_prediction_reads_texts_as_written(sms_run, tmp_path):
+    data = tmp_path / "texts.csv"
+    pd.DataFrame({"text": ["  URGENT! You have won a 1 week FREE membership, call 09061743806", "NA", "ok see you later"]}).to_csv(data, index=False)
+    out = tmp_path / "out.csv"
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "predict", str(sms_run.path), str(data), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = pd.read_csv(out, keep_default_na=False)
+    assert result["text"].tolist()[:2] == ["  URGENT! You have won a 1 week FREE membership, call 09061743806", "NA"]
+    assert list(result.columns) == ["text", "prediction", "proba_ham", "proba_spam"] and result["prediction"].tolist() == ["spam", "ham", "ham"]
+
+
+def test_explained_and_perturbed_again_from_the_checkpoint(sms_run):
+    explained = json.loads((sms_run.path / "explain.json").read_text())
+    assert explained["kind"] == "text" and explained["n_texts"] == 16 and explained["max_abs_delta"] < 0.05
+    assert explained["global"]["toward"] and explained["global"]["against"]
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "explain", str(sms_run.path), "--row", "3", "--samples", "2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    again = json.loads((sms_run.path / "explain.json").read_text())
+    assert again["texts"][0]["test_position"] == 3 and "tokens with the largest mean attribution" in done.stdout
+    rob = json.loads((sms_run.path / "robustness.json").read_text())
+    typo = rob["curves"]["typos"]["accuracy"]
+    assert rob["rates"] == [0.0, 0.05, 0.1, 0.2, 0.3] and typo[0] == rob["curves"]["word_deletion"]["accuracy"][0]
+    assert typo[-1] < typo[0]  # 30% typos cost accuracy
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "robustness", str(sms_run.path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((sms_run.path / "robustness.json").read_text())["curves"] == rob["curves"]  # seeded: the same curves again
+
+
+def test_the_report_renders_the_text_sections_in_chromium(sms_run):
+    import chromium_check
+
+    result = chromium_check.probe(sms_run.path / "report.html")
+    assert chromium_check.problems(result) == []
+    assert {"text_data", "leaderboard", "robustness", "text_attributions"} <= {s["id"] for s in result["sections"]}
