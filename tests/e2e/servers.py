@@ -42,3 +42,14 @@ def serving(path: Path, timeout: float = 120) -> Iterator[httpx.Client]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def assert_serves_without_torch(bundle: Path, record: str) -> None:
+    """Create the app of ``bundle`` and predict ``record`` (Python source of one record) in a fresh process; fail if torch was imported."""
+    code = (
+        "import sys; from shipyard.serving.app import create_app; import shipyard; "
+        f"create_app({str(bundle)!r}); shipyard.load({str(bundle)!r}).predict([{record}]); "
+        "sys.exit('torch imported' if 'torch' in sys.modules else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -13,7 +13,7 @@ import pandas as pd
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from tests.e2e.servers import serving
+from tests.e2e.servers import assert_serves_without_torch, serving
 
 
 def _png(pixels: np.ndarray) -> str:
@@ -97,3 +97,7 @@ def test_transfer_from_semeion_keeps_the_frozen_block_and_reports_from_scratch(t
     assert profile["images"]["source_shape"] == [16, 16, 1] and profile["images"]["shape"] == [1, 8, 8]
     board = transfer.metrics["baselines"]["models"]
     assert "from_scratch" in board and transfer.metrics["split"]["train"] < 130
+
+
+def test_serving_an_image_bundle_never_imports_torch(digits_run):
+    assert_serves_without_torch(digits_run.bundle, "{'image': [[0] * 8] * 8}")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tests.conftest import EXAMPLES
-from tests.e2e.servers import serving
+from tests.e2e.servers import assert_serves_without_torch, serving
 
 
 def test_the_data_checks_report_what_the_shared_sms_file_holds(sms_run):
@@ -96,3 +96,7 @@ def test_the_report_renders_the_text_sections_in_chromium(sms_run):
     result = chromium_check.probe(sms_run.path / "report.html")
     assert chromium_check.problems(result) == []
     assert {"text_data", "leaderboard", "robustness", "text_attributions"} <= {s["id"] for s in result["sections"]}
+
+
+def test_serving_a_text_bundle_never_imports_torch(sms_run):
+    assert_serves_without_torch(sms_run.bundle, "{'text': 'hi'}")

@@ -216,3 +216,97 @@ class torch_threads:
         import torch
 
         torch.set_num_threads(self.before)
+
+
+PREPARATION = "preparation"
+"""The run folder of a modality's preparation (as the tabular one): ``preparation.json``, ``split.npz`` and its own files."""
+INFO = "preparation.json"
+SPLIT = "split.npz"
+
+
+def write_preparation(run_path: str | Path, recipe: "Recipe", prepared: "Prepared", modality: str, extra: dict[str, Any] | None = None) -> Path:
+    """Write the split (npz, no pickle) and ``preparation.json`` (the data's sha256, labels, steps and ``extra``), atomically.
+
+    Returns
+    -------
+    Path
+        The ``preparation/`` folder.
+    """
+    import json
+
+    import numpy as np
+
+    folder = Path(run_path) / PREPARATION
+    folder.mkdir(parents=True, exist_ok=True)
+    split = prepared.split
+    np.savez(folder / SPLIT, train=split.train, validation=split.validation, test=split.test)
+    info = {
+        "input": modality,
+        "source": recipe.data.source,
+        "data_sha256": prepared.data_sha256,
+        "task": prepared.task,
+        "features": prepared.features,
+        "labels": [label.item() if isinstance(label, np.generic) else label for label in prepared.labels],
+        "positive_index": prepared.positive_index,
+        "rows": int(len(prepared.frame)),
+        "steps": prepared.steps,
+        **(extra or {}),
+    }
+    tmp = folder / (INFO + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(folder / INFO)
+    return folder
+
+
+def read_preparation(run_path: str | Path, recipe: "Recipe", sha256: str) -> tuple[Path, dict[str, Any], Any]:
+    """The ``preparation/`` folder, ``preparation.json`` and the split of a run, after checking the data is the run's.
+
+    Raises
+    ------
+    DataError
+        If the run has no saved preparation, or the data's sha256 differs from the run's.
+    """
+    import json
+
+    import numpy as np
+
+    from shipyard.data.preparation import check_unchanged
+    from shipyard.data.split import Split
+    from shipyard.errors import DataError
+
+    folder = Path(run_path) / PREPARATION
+    if not (folder / INFO).is_file():
+        raise DataError(f"{folder}: the run has no saved preparation", "re-run the recipe with this version of shipyard")
+    check_unchanged(run_path, recipe.data.source, sha256)
+    info = json.loads((folder / INFO).read_text(encoding="utf-8"))
+    with np.load(folder / SPLIT, allow_pickle=False) as parts:
+        split = Split(parts["train"], parts["validation"], parts["test"])
+    return folder, info, split
+
+
+def summary(recipe: "Recipe", prepared: "Prepared", modality: str, column: dict[str, Any], n_inputs: int) -> dict[str, Any]:
+    """``data_summary.json`` of a text or image run, in the tabular summary's shape.
+
+    Parameters
+    ----------
+    column : dict
+        The one input column's ``name``, ``kind`` and ``missing``.
+    n_inputs : int
+        Width of the network's input (token positions, pixels).
+    """
+    import numpy as np
+
+    counts = np.bincount(prepared.y, minlength=len(prepared.labels))
+    return {
+        "source": recipe.data.source,
+        "rows": len(prepared.frame),
+        "target": recipe.data.target,
+        "task": prepared.task,
+        "input": modality,
+        "columns": [column],
+        "split": prepared.split.sizes(),
+        "n_features_after_preprocessing": int(n_inputs),
+        "rows_fitted_by_network": int(len(prepared.y_fit)),
+        "preprocessing": prepared.steps,
+        "class_counts": {str(label): int(n) for label, n in zip(prepared.labels, counts)},
+    }

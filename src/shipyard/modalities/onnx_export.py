@@ -52,6 +52,15 @@ def export_graph(module: nn.Module, example: torch.Tensor, input_name: str, dyna
     return model
 
 
+def parity_session(model: onnx.ModelProto) -> Any:
+    """An onnxruntime CPU session of an exported graph, for the parity check."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
 def label_graph(model: onnx.ModelProto, labels: list, task: str, modality: str) -> None:
     """Record the labels, the task and the input modality inside the graph, so an edited manifest cannot relabel or reinterpret it."""
     onnx.helper.set_model_props(model, {GRAPH_LABELS: json.dumps([str(label) for label in labels]), GRAPH_TASK: task, GRAPH_INPUT: modality})

@@ -26,6 +26,31 @@ class ParityError(ShipyardError):
     """The exported ONNX pipeline does not reproduce the PyTorch pipeline."""
 
 
+def check_parity(diff: float, tolerance: float, rows: int, what: str) -> dict[str, Any]:
+    """The parity record of an export, or a ParityError when onnxruntime and PyTorch differ by more than the tolerance.
+
+    Parameters
+    ----------
+    diff : float
+        Largest |onnxruntime - PyTorch| output difference.
+    tolerance : float
+    rows : int
+        Rows compared.
+    what : str
+        What the rows are ("test texts", "test images"), for the message.
+
+    Raises
+    ------
+    ParityError
+    """
+    if not diff <= tolerance:
+        raise ParityError(
+            f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the {what} (tolerance {tolerance:g})",
+            "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
+        )
+    return {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(rows)}
+
+
 def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[str, Any], bundle: Path) -> dict[str, float]:
     """Export the ONNX pipeline, check parity on the test split, and write the bundle.
 
@@ -50,13 +75,7 @@ def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[s
     (onnx_output,) = session.run([task.output], onnx_feed(test_input, prepared.schema))
     torch_output = task.predict(model, prepared.X["test"])
     diff = float(np.abs(task.shape_output(onnx_output) - torch_output).max())
-    tolerance = task.parity_tolerance(recipe, prepared)
-    if not diff <= tolerance:
-        raise ParityError(
-            f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the test split (tolerance {tolerance:g})",
-            "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
-        )
-    parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(test_input))}
+    parity = check_parity(diff, task.parity_tolerance(recipe, prepared), len(test_input), "test split")
     manifest = {
         "name": recipe.name,
         "task": task.name,

@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from shipyard.data.prepared import Prepared
 from shipyard.export.bundle import write_bundle
-from shipyard.modalities.onnx_export import bundle_manifest, export_graph, label_graph
+from shipyard.modalities.onnx_export import bundle_manifest, export_graph, label_graph, parity_session
 from shipyard.modalities.predictors import IMAGE_INPUT
 from shipyard.recipe import Recipe
+from shipyard.stages.export import check_parity
 from shipyard.tasks import get_task
 
 
@@ -36,27 +36,16 @@ def export_image(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics
     ParityError
         If onnxruntime's outputs differ from PyTorch's by more than the tolerance on any test image.
     """
-    from shipyard.stages.export import ParityError
-
     task = get_task(recipe.task)
     preparation = prepared.preprocessor
     example = torch.zeros(2, *preparation.shape)
     model = export_graph(task.export_head(network), example, IMAGE_INPUT, {0: ("batch", None)}, recipe.export.opset, task.output)
     label_graph(model, prepared.labels, task.name, "image")
-    payload = model.SerializeToString()
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    session = parity_session(model)
     (onnx_output,) = session.run([task.output], {IMAGE_INPUT: np.ascontiguousarray(prepared.X["test"], dtype=np.float32)})
     torch_output = task.predict(network, prepared.X["test"])
     diff = float(np.abs(task.shape_output(onnx_output) - torch_output).max())
-    tolerance = task.parity_tolerance(recipe, prepared)
-    if not diff <= tolerance:
-        raise ParityError(
-            f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the test images (tolerance {tolerance:g})",
-            "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
-        )
-    parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(prepared.X["test"]))}
+    parity = check_parity(diff, task.parity_tolerance(recipe, prepared), len(prepared.X["test"]), "test images")
     about = {
         "graph_input": IMAGE_INPUT,
         "shape": preparation.shape,
@@ -65,5 +54,5 @@ def export_image(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics
         "accepts": "base64 PNG, or nested arrays (height, width[, channels]) of raw pixel values in [0, max_value]",
     }
     manifest = bundle_manifest(recipe, prepared, task, metrics, parity, "image", [{"name": "image", "kind": "image", "dtype": "float32"}], about)
-    write_bundle(bundle, {"model.onnx": payload}, manifest)
+    write_bundle(bundle, {"model.onnx": model.SerializeToString()}, manifest)
     return parity

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from shipyard.data.prepared import PARTS, Prepared
-from shipyard.errors import DataError, RecipeError
-from shipyard.modalities.base import Modality, subsample_training
+from shipyard.errors import RecipeError
+from shipyard.modalities.base import Modality, read_preparation, subsample_training, summary, write_preparation
 from shipyard.modalities.sources import fingerprint, resolve_source
 from shipyard.tasks import get_task
 
@@ -24,9 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.stages.base import RunContext
     from shipyard.tasks import Task
 
-PREPARATION = "preparation"
-INFO = "preparation.json"
-SPLIT = "split.npz"
 IMAGE = "image"
 """Column of the prepared frame holding each image, (channels, height, width) float32 in [0, 1]."""
 
@@ -147,40 +143,13 @@ class ImageModality(Modality):
         }
 
     def save(self, run_path: str | Path, recipe: "Recipe", prepared: Prepared) -> Path:
-        folder = Path(run_path) / PREPARATION
-        folder.mkdir(parents=True, exist_ok=True)
-        split = prepared.split
-        np.savez(folder / SPLIT, train=split.train, validation=split.validation, test=split.test)
-        info = {
-            "input": "image",
-            "source": recipe.data.source,
-            "data_sha256": prepared.data_sha256,
-            "task": prepared.task,
-            "labels": [label.item() if isinstance(label, np.generic) else label for label in prepared.labels],
-            "positive_index": prepared.positive_index,
-            "rows": int(len(prepared.frame)),
-            "preparation": asdict(prepared.preprocessor),
-            "steps": prepared.steps,
-        }
-        tmp = folder / (INFO + ".tmp")
-        tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
-        tmp.replace(folder / INFO)
-        return folder
+        return write_preparation(run_path, recipe, prepared, "image", {"preparation": asdict(prepared.preprocessor)})
 
     def load(self, run_path: str | Path, recipe: "Recipe") -> Prepared:
-        from shipyard.data.preparation import check_unchanged
-        from shipyard.data.split import Split
-
-        folder = Path(run_path) / PREPARATION
-        if not (folder / INFO).is_file():
-            raise DataError(f"{folder}: the run has no saved preparation", "re-run the recipe with this version of shipyard")
-        info = json.loads((folder / INFO).read_text(encoding="utf-8"))
         frame, _, sha256, _ = self._read(recipe)
-        check_unchanged(run_path, recipe.data.source, sha256)
+        _, info, split = read_preparation(run_path, recipe, sha256)
         task = get_task(info["task"])
         target = task.read_target(frame[recipe.data.target].reset_index(drop=True), recipe)
-        with np.load(folder / SPLIT, allow_pickle=False) as parts:
-            split = Split(parts["train"], parts["validation"], parts["test"])
         prepared = Prepared(
             frame, [IMAGE], [], target.labels, target.positive_index, split, target.y, task=task.name, preprocessor=ImagePreparation(**info["preparation"]), data_sha256=sha256
         )
@@ -188,21 +157,8 @@ class ImageModality(Modality):
         return prepared
 
     def summary(self, recipe: "Recipe", prepared: Prepared) -> dict[str, Any]:
-        counts = np.bincount(prepared.y, minlength=len(prepared.labels))
         channels, height, width = prepared.preprocessor.shape
-        return {
-            "source": recipe.data.source,
-            "rows": len(prepared.frame),
-            "target": recipe.data.target,
-            "task": prepared.task,
-            "input": "image",
-            "columns": [{"name": IMAGE, "kind": f"image {height}x{width}x{channels}", "missing": 0}],
-            "split": prepared.split.sizes(),
-            "n_features_after_preprocessing": int(channels * height * width),
-            "rows_fitted_by_network": int(len(prepared.y_fit)),
-            "preprocessing": prepared.steps,
-            "class_counts": {str(label): int(n) for label, n in zip(prepared.labels, counts)},
-        }
+        return summary(recipe, prepared, "image", {"name": IMAGE, "kind": f"image {height}x{width}x{channels}", "missing": 0}, channels * height * width)
 
     # --- training ------------------------------------------------------------------------
 

@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
 from shipyard.data.prepared import Prepared
 from shipyard.export.bundle import write_bundle
-from shipyard.modalities.onnx_export import bundle_manifest, export_graph, label_graph
+from shipyard.modalities.onnx_export import bundle_manifest, export_graph, label_graph, parity_session
 from shipyard.modalities.predictors import TEXT_INPUT, run_token_batches
 from shipyard.modalities.text import tokenizer as tok
 from shipyard.recipe import Recipe
+from shipyard.stages.export import check_parity
 from shipyard.tasks import get_task
 
 
@@ -38,8 +38,6 @@ def export_text(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics:
         If onnxruntime's outputs differ from PyTorch's by more than the tolerance on any test text.
     """
     from shipyard.models.transformer import encoder_config, plain_forward
-    from shipyard.stages.export import ParityError
-
     task = get_task(recipe.task)
     tokenizer = prepared.preprocessor
     pad = tok.pad_id(tokenizer)
@@ -48,10 +46,7 @@ def export_text(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics:
     with plain_forward(network):
         model = export_graph(task.export_head(network), example, TEXT_INPUT, {0: ("batch", None), 1: ("seq", largest)}, recipe.export.opset, task.output)
     label_graph(model, prepared.labels, task.name, "text")
-    payload = model.SerializeToString()
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    session = parity_session(model)
     test_texts = prepared.frame[recipe.data.text].to_numpy(dtype=object)[prepared.split.test].tolist()
     ids, _ = tok.encode(tokenizer, test_texts)
     onnx_output = task.shape_output(run_token_batches(session, task.output, ids, pad))
@@ -60,15 +55,9 @@ def export_text(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics:
     # 64 test texts padded to the longest test text, in one run: padding must not change the outputs.
     padded = task.shape_output(session.run([task.output], {TEXT_INPUT: ids[:64]})[0])
     diff = max(diff, float(np.abs(padded - torch_output[:64]).max()))
-    tolerance = task.parity_tolerance(recipe, prepared)
-    if not diff <= tolerance:
-        raise ParityError(
-            f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the test texts (tolerance {tolerance:g})",
-            "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
-        )
-    parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": len(test_texts)}
+    parity = check_parity(diff, task.parity_tolerance(recipe, prepared), len(test_texts), "test texts")
     about = {"tokenizer": tok.TOKENIZER, "graph_input": TEXT_INPUT, "encoder": Path(recipe.model.encoder).name, **tok.tokenizer_info(tokenizer)}
     inputs = [{"name": recipe.data.text, "kind": "text", "dtype": "string"}]
     manifest = bundle_manifest(recipe, prepared, task, metrics, parity, "text", inputs, about)
-    write_bundle(bundle, {"model.onnx": payload, tok.TOKENIZER: tokenizer.to_str().encode("utf-8")}, manifest)
+    write_bundle(bundle, {"model.onnx": model.SerializeToString(), tok.TOKENIZER: tokenizer.to_str().encode("utf-8")}, manifest)
     return parity

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +9,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.data.prepared import PARTS, Prepared
-from shipyard.errors import DataError
-from shipyard.modalities.base import Modality, subsample_training
+from shipyard.modalities.base import Modality, read_preparation, subsample_training, summary, write_preparation
 from shipyard.modalities.sources import fingerprint, resolve_source
 from shipyard.modalities.text import tokenizer as tok
 from shipyard.modalities.text.reading import read_text_table
@@ -24,9 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.stages.base import RunContext
     from shipyard.tasks import Task
 
-PREPARATION = "preparation"
-INFO = "preparation.json"
-SPLIT = "split.npz"
+SCORED_TRAINING_TEXTS = 512
+"""Training texts whose outputs give the per-epoch training metric in ``history.json`` (a seeded sample when there are more)."""
 class TextModality(Modality):
     """Text input (``model.type: transformer``): ``data.text`` names the column, the encoder's tokenizer turns it into ids."""
 
@@ -100,64 +97,27 @@ class TextModality(Modality):
         }
 
     def save(self, run_path: str | Path, recipe: "Recipe", prepared: Prepared) -> Path:
-        folder = Path(run_path) / PREPARATION
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = write_preparation(run_path, recipe, prepared, "text")
         (folder / tok.TOKENIZER).write_text(prepared.preprocessor.to_str(), encoding="utf-8")
-        split = prepared.split
-        np.savez(folder / SPLIT, train=split.train, validation=split.validation, test=split.test)
-        info = {
-            "input": "text",
-            "source": recipe.data.source,
-            "data_sha256": prepared.data_sha256,
-            "task": prepared.task,
-            "features": prepared.features,
-            "labels": [label.item() if isinstance(label, np.generic) else label for label in prepared.labels],
-            "positive_index": prepared.positive_index,
-            "rows": int(len(prepared.frame)),
-            "steps": prepared.steps,
-        }
-        _write_json(folder / INFO, info)
         return folder
 
     def load(self, run_path: str | Path, recipe: "Recipe") -> Prepared:
-        from shipyard.data.preparation import check_unchanged
-        from shipyard.data.split import Split
-
-        folder = Path(run_path) / PREPARATION
-        if not (folder / INFO).is_file():
-            raise DataError(f"{folder}: the run has no saved preparation", "re-run the recipe with this version of shipyard")
-        info = json.loads((folder / INFO).read_text(encoding="utf-8"))
         frame, sha256, _ = self._frame(recipe)
-        check_unchanged(run_path, recipe.data.source, sha256)
+        folder, info, split = read_preparation(run_path, recipe, sha256)
         task = get_task(info["task"])
         target = task.read_target(frame[recipe.data.target], recipe)
-        with np.load(folder / SPLIT, allow_pickle=False) as parts:
-            split = Split(parts["train"], parts["validation"], parts["test"])
         tokenizer = tok.tokenizer_from_str((folder / tok.TOKENIZER).read_text(encoding="utf-8"))
         prepared = Prepared(
             frame, list(info["features"]), [], target.labels, target.positive_index, split, target.y,
             task=task.name, preprocessor=tokenizer, data_sha256=sha256,
         )
-        self.fit(recipe, prepared)
+        self.fit(recipe, prepared)  # tokenizing with the saved tokenizer: nothing is fitted
         prepared.steps = dict(info.get("steps", prepared.steps))
         return prepared
 
     def summary(self, recipe: "Recipe", prepared: Prepared) -> dict[str, Any]:
-        texts = prepared.frame[recipe.data.text]
-        counts = np.bincount(prepared.y, minlength=len(prepared.labels))
-        return {
-            "source": recipe.data.source,
-            "rows": len(prepared.frame),
-            "target": recipe.data.target,
-            "task": prepared.task,
-            "input": "text",
-            "columns": [{"name": recipe.data.text, "kind": "text", "missing": int((texts == "").sum())}],
-            "split": prepared.split.sizes(),
-            "n_features_after_preprocessing": int(prepared.X["train"].shape[1]),
-            "rows_fitted_by_network": int(len(prepared.y_fit)),
-            "preprocessing": prepared.steps,
-            "class_counts": {str(label): int(n) for label, n in zip(prepared.labels, counts)},
-        }
+        empty = int((prepared.frame[recipe.data.text] == "").sum())
+        return summary(recipe, prepared, "text", {"name": recipe.data.text, "kind": "text", "missing": empty}, prepared.X["train"].shape[1])
 
     # --- training ------------------------------------------------------------------------
 
@@ -176,7 +136,11 @@ class TextModality(Modality):
         from shipyard.modalities.text.dataset import TextDataset
 
         pad = tok.pad_id(prepared.preprocessor)
-        return TextDataset(prepared.X_fit, y_fit, pad), TextDataset(prepared.X["validation"], y_val, pad), None
+        score = None
+        if len(y_fit) > SCORED_TRAINING_TEXTS:  # the per-epoch training metric: a seeded sample, not a second pass over every text
+            rows = np.sort(np.random.default_rng(recipe.seed).choice(len(y_fit), SCORED_TRAINING_TEXTS, replace=False))
+            score = TextDataset(prepared.X_fit[rows], y_fit[rows], pad)
+        return TextDataset(prepared.X_fit, y_fit, pad), TextDataset(prepared.X["validation"], y_val, pad), score
 
     # --- evaluation, export, explanations, perturbations -------------------------------------------
 
@@ -221,9 +185,3 @@ def _resolve_encoder(recipe: "Recipe") -> None:
     if spec.encoder != DEFAULT_ENCODER and not Path(spec.encoder).is_absolute():
         spec.encoder = str((Path(recipe.base_dir) / spec.encoder).resolve())
     encoder_path(spec.encoder)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
