@@ -79,6 +79,8 @@ def test_explained_attacked_and_reported(digits_run):
     result = chromium_check.probe(digits_run.path / "report.html")
     assert chromium_check.problems(result) == []
     assert {"image_data", "image_errors", "image_saliency", "robustness"} <= {s["id"] for s in result["sections"]}
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "explain", str(digits_run.bundle), "--data", "x.csv"], capture_output=True, text=True)
+    assert done.returncode == 2 and "explain its run instead" in done.stderr
 
 
 def test_transfer_from_semeion_keeps_the_frozen_block_and_reports_from_scratch(transfer_runs):

@@ -13,6 +13,16 @@ from tests.conftest import EXAMPLES
 from tests.e2e.servers import assert_serves_without_torch, serving
 
 
+def test_validate_names_a_missing_text_column_before_anything_is_written(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "validate", str(EXAMPLES / "sms_spam.yaml")], capture_output=True, text=True)
+    assert done.returncode == 0 and "valid; 5574 rows" in done.stderr
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text((EXAMPLES / "sms_spam.yaml").read_text().replace("text: text", "text: body"), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "run", str(recipe), "--runs-dir", str(tmp_path / "runs"), "--no-track"], capture_output=True, text=True, cwd=EXAMPLES)
+    assert done.returncode == 2 and "column 'body' (data.text) not found; columns are: text, label" in done.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 def test_the_data_checks_report_what_the_shared_sms_file_holds(sms_run):
     profile = json.loads((sms_run.path / "data_profile.json").read_text())
     text = profile["text"]

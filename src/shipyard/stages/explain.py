@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from shipyard.data.prepared import Prepared
-from shipyard.errors import DataError
+from shipyard.errors import DataError, ShipyardError
 from shipyard.explain import Model, check_row, explain
 from shipyard.modalities import modality_of
 from shipyard.recipe import Recipe
@@ -90,8 +90,12 @@ def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int,
         If ``target`` is not a column of ``data`` or holds labels the bundle does not know.
     """
     from shipyard.data.loading import load_table
+    from shipyard.export.bundle import read_manifest
     from shipyard.predictor import Predictor
 
+    modality = read_manifest(bundle)[1].get("input", "tabular")
+    if modality != "tabular":
+        raise ShipyardError(f"{bundle}: explaining a bundle on --data is for table models; this one takes {modality}", "explain its run instead: shipyard explain RUN [--row N]")
     predictor = Predictor(bundle)
     frame = load_table(str(data))
     task = predictor.task
