@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from shipyard.errors import DataError
+from shipyard.errors import DataError, InputError
 from shipyard.modalities.text import tokenizer as tok
 from shipyard.modalities.text.checks import near_duplicate_key, text_profile
 from shipyard.modalities.text.dataset import TextDataset
@@ -154,3 +154,20 @@ def test_distillation_loss_and_the_student_layers():
     hard = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1]))
     assert torch.isclose(DistillationLoss(3.0, 0.7)(logits, target), 0.3 * hard, atol=1e-6)
     assert torch.isclose(DistillationLoss(3.0, 0.0)(logits, target), hard)
+
+
+def test_a_served_text_record_is_named_by_the_training_column():
+    from pydantic import ValidationError
+
+    from shipyard.modalities.predictors import TextPredictor
+
+    predictor = object.__new__(TextPredictor)
+    predictor.column, predictor.max_length = "sms body", 64
+    record = predictor.record_model()
+    assert record.model_validate({"sms body": "hi"}).model_dump(by_alias=True) == {"sms body": "hi"}
+    for bad in ({"text": "hi"}, {"sms body": 3}, {"sms body": "hi", "extra": 1}):
+        with pytest.raises(ValidationError):
+            record.model_validate(bad)
+    assert predictor.texts([{"sms body": None}, {"sms body": "ok"}], "request") == ["", "ok"]
+    with pytest.raises(InputError, match="record 1 has no 'sms body'"):
+        predictor.texts([{"sms body": "a"}, {"body": "b"}], "request")

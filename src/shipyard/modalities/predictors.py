@@ -257,8 +257,8 @@ class TextPredictor(BundlePredictor):
     def record_model(self) -> type:
         from pydantic import ConfigDict, Field, create_model
 
-        field = Field(..., max_length=MAX_TEXT_CHARS, description=f"raw text; the model reads its first {self.max_length} tokens")
-        return create_model("TextRecord", __config__=ConfigDict(extra="forbid"), **{self.column: (str, field)})
+        field = Field(..., alias=self.column, max_length=MAX_TEXT_CHARS, description=f"raw text; the model reads its first {self.max_length} tokens")
+        return create_model("TextRecord", __config__=ConfigDict(extra="forbid", populate_by_name=False), text=(str, field))
 
     def read_data(self, path: str | Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
         from shipyard.modalities.text.reading import read_texts
