@@ -171,3 +171,17 @@ def test_a_served_text_record_is_named_by_the_training_column():
     assert predictor.texts([{"sms body": None}, {"sms body": "ok"}], "request") == ["", "ok"]
     with pytest.raises(InputError, match="record 1 has no 'sms body'"):
         predictor.texts([{"sms body": "a"}, {"body": "b"}], "request")
+
+
+def test_near_copies_across_the_split_catch_templates_that_grouping_cannot():
+    from shipyard.modalities.text.checks import near_copies
+
+    texts = np.array([
+        "URGENT! You have won a 1 week FREE membership in our prize Jackpot! Txt CLAIM to 81010",
+        "are you coming to the party tonight or not",
+        "URGENT! You have won a 1 week FREE membership in our prize Jackpot! Txt CLAIM to 87575",
+        "my phone died, call you later",
+    ], dtype=object)
+    found = near_copies(texts, np.array([0, 1]), np.array([2, 3]))
+    assert found["count"] == 1 and found["fraction"] == 0.5 and found["examples"][0]["training_text"] == texts[0]
+    assert found["examples"][0]["similarity"] >= 0.9

@@ -24,6 +24,43 @@ C0 = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]")
 REPLACEMENT = "\ufffd"
 TRUNCATION_WARNING = 0.05
 """Above this fraction of truncated training texts, the maximum length is called too short."""
+SIMILAR = 0.9
+"""Cosine similarity of character 3-5-gram TF-IDF vectors at which two texts count as near-copies (e.g. one spam template with other numbers)."""
+SIMILAR_WARNING = 0.02
+"""Above this fraction of test texts with a near-copy in training, the test score is called optimistic."""
+
+
+def near_copies(texts: np.ndarray, train: np.ndarray, others: np.ndarray, threshold: float = SIMILAR) -> dict[str, Any]:
+    """Texts outside training whose most similar training text is a near-copy (cosine of character 3-5-gram TF-IDF >= ``threshold``).
+
+    Catches what the split's grouping (exact and case/punctuation-insensitive
+    duplicates) cannot: templates that differ in a phone number or a name.
+
+    Parameters
+    ----------
+    texts : ndarray of str, shape (n_rows,)
+    train, others : ndarray of int
+        Row positions of the training rows and of the rows compared with them (validation and test).
+    threshold : float
+
+    Returns
+    -------
+    dict
+        ``threshold``, ``count``, ``fraction`` (of ``others``), ``examples`` (up to 3 pairs: text, its training copy, similarity).
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if len(train) == 0 or len(others) == 0:
+        return {"threshold": threshold, "count": 0, "fraction": 0.0, "examples": []}
+    vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=True, dtype=np.float32).fit(texts[train])
+    a, b = vectors.transform(texts[others]), vectors.transform(texts[train])
+    best, where = np.zeros(len(others), dtype=np.float32), np.zeros(len(others), dtype=np.int64)
+    for start in range(0, len(others), 512):  # (512, n_train) similarities at a time
+        block = (a[start : start + 512] @ b.T).toarray()
+        best[start : start + 512], where[start : start + 512] = block.max(1), block.argmax(1)
+    hit = np.flatnonzero(best >= threshold)
+    examples = [{"text": str(texts[others[i]]), "training_text": str(texts[train[where[i]]]), "similarity": float(best[i])} for i in hit[:3]]
+    return {"threshold": threshold, "count": int(len(hit)), "fraction": float(len(hit) / len(others)), "examples": examples}
 
 
 def near_duplicate_key(text: str) -> str:
@@ -129,6 +166,7 @@ def text_profile(
     c0 = np.array([bool(C0.search(v)) for v in values])
     replacement = np.array([REPLACEMENT in v for v in values])
     train = parts["train"]
+    copies = near_copies(values, train, np.concatenate([parts["validation"], parts["test"]]))
     truncated = token_counts > max_length
     by_part = {part: {"texts": int(len(rows)), "truncated": int(truncated[rows].sum()), "fraction": float(truncated[rows].mean()) if len(rows) else 0.0} for part, rows in parts.items()}
 
@@ -193,6 +231,17 @@ def text_profile(
         )
     if straddling:
         findings.append(Finding("error", "duplicates_straddle_split", f"{straddling} group(s) of near-identical texts straddle the split", "", column))
+    if copies["count"]:
+        findings.append(
+            Finding(
+                "warning" if copies["fraction"] > SIMILAR_WARNING else "info",
+                "near_copies_across_split",
+                f"column '{column}': {copies['count']} validation and test text(s) ({copies['fraction']:.1%}) have a near-copy in training "
+                f"(cosine >= {copies['threshold']} of character 3-5-grams, e.g. templates differing in a number); scores on them may be optimistic",
+                "read the test metrics with this in mind, or deduplicate templates before splitting",
+                column,
+            )
+        )
     train_fraction = by_part["train"]["fraction"]
     if train_fraction > TRUNCATION_WARNING:
         findings.append(
@@ -247,6 +296,7 @@ def text_profile(
         "empty": {"count": int(empty.sum()), "whitespace_only": int(blank.sum()), "rows": _rows(empty | blank)},
         "exact_duplicates": {"surplus_rows": surplus, "distinct_texts": n - surplus, "conflicting_label_groups": exact_conflicts},
         "near_duplicates": {"groups": near_groups, "rows": near_rows, "conflicting_label_groups": near_conflicts, "row_split_leak": row_leak},
+        "near_copies_across_split": copies,
         "groups_straddling_split": straddling,
         "encoding": {"c1_control": int(c1.sum()), "c1_rows": _rows(c1), "c0_control": int(c0.sum()), "replacement_character": int(replacement.sum())},
     }
