@@ -56,6 +56,17 @@ def text_data_section(ctx: ReportContext) -> Section | None:
             f"Texts with C1 control characters: {enc['c1_control']}; with U+FFFD: {enc['replacement_character']}.",
         ]
     )
+    copies = text.get("near_copies_across_split")
+    if copies:
+        section.paragraphs.append(
+            f"{copies['count']} validation and test texts ({copies['fraction']:.1%}) still have a near-copy in training (cosine >= {copies['threshold']} "
+            "of character 3-5-gram TF-IDF vectors: templates differing in a number or a name); scores on them may be optimistic."
+        )
+        if copies["examples"]:
+            section.tables.append(
+                Table(["text outside training", "its nearest training text", "cosine"],
+                      [[textwrap.shorten(e["text"], 90), textwrap.shorten(e["training_text"], 90), f"{e['similarity']:.3f}"] for e in copies["examples"]], "Near-copies across the split")
+            )
     hist = text["token_histogram"]
     edges = np.asarray(hist["edges"])
     fig, ax = plt.subplots(figsize=(7, 3))
