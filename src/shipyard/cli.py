@@ -392,7 +392,11 @@ def _print_modality_explanation(result: dict[str, Any]) -> None:
             f"saliency of {len(result['saliency'])} test images ({result['method']}); {result['n_misclassified']} of {result['n_test']} test images misclassified",
             highlight=False,
         )
-    out.print(f"completeness: |sum of attributions - (output - baseline output)| <= {result['max_abs_delta']:.2e}", highlight=False)
+    out.print(
+        f"completeness: |sum of attributions - (output - baseline output)| <= {result['max_abs_delta']:.2e} "
+        f"({result['completeness_error']:.1%} of max(1, |output - baseline output|))",
+        highlight=False,
+    )
 
 
 def _print_explanation(result: dict[str, Any]) -> None:

@@ -175,13 +175,13 @@ def test_is_explained_in_the_run_and_again_from_its_checkpoint(runs, kind, task)
         assert again["shap"]["ranking"] == shap["ranking"]
         assert np.allclose(again["shap"]["values"], shap["values"], atol=1e-6)
     elif _input(kind) == "text":  # Integrated Gradients over the tokens: complete, and the same from the checkpoint
-        assert first["kind"] == "text" and len(first["texts"]) == 4 and first["max_abs_delta"] < 0.05
+        assert first["kind"] == "text" and len(first["texts"]) == 4 and first["completeness_error"] < 0.05
         for one, two in zip(first["texts"], again["texts"]):
             assert one["tokens"] == two["tokens"] and len(one["attributions"]) == len(one["tokens"])
             assert np.allclose(one["attributions"], two["attributions"], atol=1e-5)
             assert abs(sum(one["attributions"]) - (one["output"] - one["baseline_output"])) <= one["delta"] + 1e-5
     else:  # saliency maps of the image's pixels, and the misclassified test images
-        assert first["kind"] == "image" and first["max_abs_delta"] < 0.05 and first["n_test"] == len(ctx.data.split.test)
+        assert first["kind"] == "image" and first["completeness_error"] < 0.05 and first["n_test"] == len(ctx.data.split.test)
         assert np.allclose([s["map"] for s in first["saliency"]], [s["map"] for s in again["saliency"]], atol=1e-5)
         assert first["n_misclassified"] == int((np.argmax(_network_outputs(result), 1) != ctx.data.y[ctx.data.split.test]).sum())
 

@@ -71,7 +71,7 @@ def test_explained_attacked_and_reported(digits_run):
     import chromium_check
 
     explained = json.loads((digits_run.path / "explain.json").read_text())
-    assert explained["kind"] == "image" and explained["max_abs_delta"] < 0.05 and len(explained["saliency"]) == 12
+    assert explained["kind"] == "image" and explained["completeness_error"] < 0.05 and len(explained["saliency"]) == 12
     assert explained["n_misclassified"] == len(explained["misclassified"]) or len(explained["misclassified"]) == 24
     rob = json.loads((digits_run.path / "robustness.json").read_text())
     fgsm, pgd = rob["curves"]["fgsm"], rob["curves"]["pgd"]

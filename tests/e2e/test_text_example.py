@@ -87,7 +87,7 @@ def test_batch_prediction_reads_texts_as_written(sms_run, tmp_path):
 
 def test_explained_and_perturbed_again_from_the_checkpoint(sms_run):
     explained = json.loads((sms_run.path / "explain.json").read_text())
-    assert explained["kind"] == "text" and explained["n_texts"] == 16 and explained["max_abs_delta"] < 0.05
+    assert explained["kind"] == "text" and explained["n_texts"] == 16 and explained["completeness_error"] < 0.05
     assert explained["global"]["toward"] and explained["global"]["against"]
     done = subprocess.run([sys.executable, "-m", "shipyard.cli", "explain", str(sms_run.path), "--row", "3", "--samples", "2"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -172,6 +172,19 @@ def subsample_training(split: Any, y: "np.ndarray", fraction: float, seed: int) 
     return Split(np.sort(kept), split.validation, split.test)
 
 
+def completeness_error(delta: "np.ndarray", output: "np.ndarray", baseline_output: "np.ndarray") -> float:
+    """The largest Integrated-Gradients convergence delta relative to what it explains: ``|delta| / max(1, |output - baseline output|)``.
+
+    Sundararajan et al. 2017 suggest more steps when the attributions miss
+    ``output - baseline output`` by more than about 5%; below 1 in the
+    output's units the delta is read as it is.
+    """
+    import numpy as np
+
+    delta, spread = np.abs(np.asarray(delta, dtype=float)), np.abs(np.asarray(output, dtype=float) - np.asarray(baseline_output, dtype=float))
+    return float((delta / np.maximum(1.0, spread)).max(initial=0.0))
+
+
 FROM_SCRATCH = "from_scratch"
 """Leaderboard name of the same network trained without its pretrained start (``evaluate.from_scratch``)."""
 

@@ -143,7 +143,8 @@ def text_attributions_section(ctx: ReportContext) -> Section | None:
         paragraphs=[
             f"{ex['method']}, explaining the {ex['output']} of {ex['n_texts']} test texts against a baseline of {ex['baseline']} "
             f"({ex['n_steps']} steps). Completeness: each text's attributions sum to output - baseline output within "
-            f"{ex['max_abs_delta']:.2e}. Red words raise the explained output, blue words lower it."
+            f"{ex['max_abs_delta']:.2e} ({ex.get('completeness_error', 0):.1%} of the larger of that difference and 1). "
+            "Red words raise the explained output, blue words lower it."
         ]
     )
     section.figures.append(Figure.from_matplotlib(highlighted_texts(items[:SHOWN_TEXTS], ex["output"]), f"The first {min(SHOWN_TEXTS, len(items))} explained test texts."))
@@ -292,7 +293,8 @@ def saliency_section(ctx: ReportContext) -> Section | None:
     fig.tight_layout()
     section = Section(
         paragraphs=[
-            f"{ex['method']}, explaining the {ex['output']} ({ex['n_steps']} steps; completeness within {ex['max_abs_delta']:.2e}). "
+            f"{ex['method']}, explaining the {ex['output']} ({ex['n_steps']} steps; completeness within {ex['max_abs_delta']:.2e}, "
+            f"{ex.get('completeness_error', 0):.1%} of the larger of output - baseline output and 1). "
             "Red pixels raise the predicted class's log-probability, blue pixels lower it."
         ],
         figures=[Figure.from_matplotlib(fig, "Test images (top) and their saliency maps (bottom).")],

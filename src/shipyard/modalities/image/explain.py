@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from shipyard.modalities.base import torch_threads
+from shipyard.modalities.base import completeness_error, torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.stages.base import RunContext
 
-N_STEPS = 32
+N_STEPS = 50
 MISCLASSIFIED = 24
 """Most misclassified test images kept for the report."""
 SALIENCY = 12
 """Most test images whose saliency maps are kept for the report (``explain.samples`` caps it too)."""
 
 
-def saliency(network: torch.nn.Module, pixels: np.ndarray, targets: np.ndarray, n_steps: int = N_STEPS) -> tuple[np.ndarray, np.ndarray]:
+def saliency(network: torch.nn.Module, pixels: np.ndarray, targets: np.ndarray, n_steps: int = N_STEPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integrated-Gradients attribution of the log-probability of ``targets`` to each pixel, from a black baseline.
 
     Parameters
@@ -42,7 +42,9 @@ def saliency(network: torch.nn.Module, pixels: np.ndarray, targets: np.ndarray, 
     maps : ndarray of shape (n, height, width)
         Attribution summed over channels.
     delta : ndarray of shape (n,)
-        Convergence delta: sum of attributions - (output - baseline output).
+        |Convergence delta|: |sum of attributions - (output - baseline output)|.
+    spread : ndarray of shape (n,)
+        output - baseline output (what the attributions explain).
     """
     from captum.attr import IntegratedGradients
 
@@ -51,8 +53,11 @@ def saliency(network: torch.nn.Module, pixels: np.ndarray, targets: np.ndarray, 
 
     ig = IntegratedGradients(log_proba)
     x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
-    attributions, delta = ig.attribute(x, baselines=torch.zeros_like(x), target=torch.as_tensor(targets, dtype=torch.long), n_steps=n_steps, return_convergence_delta=True)
-    return attributions.sum(1).detach().numpy(), delta.detach().abs().numpy()
+    target = torch.as_tensor(targets, dtype=torch.long)
+    attributions, delta = ig.attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=n_steps, internal_batch_size=max(n_steps, 256), return_convergence_delta=True)
+    with torch.no_grad():
+        spread = (log_proba(x) - log_proba(torch.zeros_like(x))).gather(1, target.view(-1, 1)).squeeze(1)
+    return attributions.sum(1).detach().numpy(), delta.detach().abs().numpy(), spread.numpy()
 
 
 def explain_images(ctx: "RunContext") -> dict[str, Any]:
@@ -75,10 +80,10 @@ def explain_images(ctx: "RunContext") -> dict[str, Any]:
         row = min(spec.row, len(X) - 1)
         others = [i for i in rng.permutation(len(X)).tolist() if i != row]
         positions = [row] + others[: max(0, min(spec.samples, SALIENCY, len(X)) - 1)]
-        maps, delta = saliency(network, X[positions], predicted[positions])
+        maps, delta, spread = saliency(network, X[positions], predicted[positions])
         # The mean |saliency| over more test images: where the network looks in general.
         pool = np.asarray([row] + others[: max(0, min(spec.samples, len(X)) - 1)])
-        pool_maps, pool_delta = saliency(network, X[pool], predicted[pool])
+        pool_maps, pool_delta, pool_spread = saliency(network, X[pool], predicted[pool])
     wrong = np.flatnonzero(predicted != y)
     item = lambda i: {"test_position": int(i), "image": np.round(X[i], 4).tolist(), "true": labels[int(y[i])], "predicted": labels[int(predicted[i])], "probability": float(proba[i].max())}  # noqa: E731
     return {
@@ -90,6 +95,7 @@ def explain_images(ctx: "RunContext") -> dict[str, Any]:
         "mean_abs_saliency": np.round(np.abs(pool_maps).mean(0), 6).tolist(),
         "n_explained": int(len(pool)),
         "max_abs_delta": float(max(delta.max(initial=0.0), pool_delta.max(initial=0.0))),
+        "completeness_error": max(completeness_error(delta, spread, 0.0), completeness_error(pool_delta, pool_spread, 0.0)),
         "misclassified": [item(i) for i in wrong[:MISCLASSIFIED]],
         "n_misclassified": int(len(wrong)),
         "n_test": int(len(X)),

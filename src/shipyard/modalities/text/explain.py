@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from shipyard.modalities.base import torch_threads
+from shipyard.modalities.base import completeness_error, torch_threads
 from shipyard.modalities.text import tokenizer as tok
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.stages.base import RunContext
 
-N_STEPS = 20
+N_STEPS = 32
 """Steps of the path integral (Gauss-Legendre, Captum's default method); the convergence delta reports its error."""
 TOP_TOKENS = 20
 SPECIAL = {"[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>"}
@@ -177,6 +177,7 @@ def explain_texts(ctx: "RunContext") -> dict[str, Any]:
         "n_steps": N_STEPS,
         "n_texts": len(explained),
         "max_abs_delta": max((item["delta"] for item in explained), default=0.0),
+        "completeness_error": completeness_error([i["delta"] for i in explained], [i["output"] for i in explained], [i["baseline_output"] for i in explained]),
         "texts": explained,
         "global": global_tokens(explained),
         "source": "run",
