@@ -18,7 +18,9 @@ from shipyard.modalities.base import completeness_error, torch_threads
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.stages.base import RunContext
 
-N_STEPS = 50
+N_STEPS = 200
+"""Steps of the path integral (Gauss-Legendre). A ReLU network with max pooling has a gradient that jumps along the path, so it takes
+more steps than a smooth one: on the digits CNN, 50 steps missed output - baseline output by up to 10%, 200 steps by 3%."""
 MISCLASSIFIED = 24
 """Most misclassified test images kept for the report."""
 SALIENCY = 12
