@@ -10,11 +10,44 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
+from dataclasses import dataclass
+
 from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError, ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, read_manifest
 from shipyard.schema import MISSING_CATEGORY, Column, coerce, onnx_feed
 from shipyard.tasks import get_task
+
+
+@dataclass
+class ModelInput:
+    """Records coerced to the graph's inputs: one 1-D array per column, in schema order.
+
+    Attributes
+    ----------
+    columns : dict of str to ndarray of shape (n_rows,)
+        Keyed by ``Column.onnx_name``: float32 for numeric columns, object (str) for categorical.
+    n_rows : int
+    """
+
+    columns: dict[str, np.ndarray]
+    n_rows: int
+
+    def feed(self) -> dict[str, np.ndarray]:
+        """The onnxruntime feed: each column as shape (n_rows, 1)."""
+        return {name: values.reshape(-1, 1) for name, values in self.columns.items()}
+
+    @classmethod
+    def concat(cls, inputs: list["ModelInput"]) -> "ModelInput":
+        """Stack several inputs (of one schema) into one batch, rows in list order."""
+        if len(inputs) == 1:
+            return inputs[0]
+        names = inputs[0].columns
+        return cls({n: np.concatenate([i.columns[n] for i in inputs]) for n in names}, sum(i.n_rows for i in inputs))
+
+
+DEFAULT_SESSION = {"intra_op_num_threads": 1, "inter_op_num_threads": 1, "graph_optimization_level": "ORT_ENABLE_ALL", "execution_mode": "ORT_SEQUENTIAL", "allow_spinning": False}
+"""The onnxruntime session options of a Predictor unless told otherwise (recorded in ``Predictor.session_options``)."""
 
 
 class Predictor:
@@ -26,6 +59,12 @@ class Predictor:
         Bundle folder or run directory. Every file's sha256 is checked.
     providers : list of str, optional
         onnxruntime execution providers; default CUDA when available, then CPU.
+    intra_op_threads : int
+        onnxruntime's intra-op threads (default 1: one request's graph is small,
+        and a server runs one process per core; see ``shipyard serve --workers``).
+    allow_spinning : bool
+        Let idle onnxruntime threads spin (costs CPU the Python side needs under
+        concurrency; off by default).
 
     Attributes
     ----------
@@ -46,7 +85,7 @@ class Predictor:
         If the bundle is missing or was modified after export.
     """
 
-    def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
+    def __init__(self, path: str | Path, providers: list[str] | None = None, intra_op_threads: int = 1, allow_spinning: bool = False) -> None:
         self.path, self.manifest = read_manifest(path)
         self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
         self.labels = list(self.manifest["labels"])
@@ -61,8 +100,19 @@ class Predictor:
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
         self.session = ort.InferenceSession(str(self.path / self.manifest["model_file"]), options, providers=providers)
+        self.session_options = DEFAULT_SESSION | {
+            "intra_op_num_threads": intra_op_threads,
+            "allow_spinning": allow_spinning,
+            "providers": self.session.get_providers(),
+        }
         self._check_manifest_matches_graph()
+        self._known = {c.onnx_name: frozenset(c.categories) for c in self.schema if c.kind == "categorical"}
         positive = self.manifest.get("positive_label")
         self.positive_index: int | None = [str(label) for label in self.labels].index(positive) if positive is not None else None
 
@@ -96,6 +146,21 @@ class Predictor:
     def __repr__(self) -> str:
         return f"Predictor({str(self.path)!r}, labels={self.labels})"
 
+    @property
+    def name(self) -> str:
+        """The model's name (the recipe's)."""
+        return self.manifest["name"]
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the deployed graph file."""
+        return self.manifest["files"][self.manifest["model_file"]]["sha256"]
+
+    @property
+    def version(self) -> str:
+        """What identifies this model version in responses, logs and metrics: the manifest's ``version``, else the graph's sha256 prefix."""
+        return str(self.manifest.get("version") or self.sha256[:12])
+
     def predict_proba(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Class probabilities for raw records.
 
@@ -120,7 +185,7 @@ class Predictor:
         """
         if not self.task.has_classes:
             raise InputError(f"{self.path}: a {self.task.name} model has no class probabilities", "call predict() for the predicted values")
-        return self._run(self._model_input(data, source))
+        return self.run(self.prepare(data, source))
 
     def predict_values(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Predicted values of a regression bundle.
@@ -137,7 +202,7 @@ class Predictor:
         """
         if self.task.has_classes:
             raise InputError(f"{self.path}: a {self.task.name} model predicts labels, not values", "call predict() or predict_proba()")
-        return self._run(self._model_input(data, source))
+        return self.run(self.prepare(data, source))
 
     def predict_with_warnings(
         self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input"
@@ -157,14 +222,24 @@ class Predictor:
         InputError
             As :meth:`predict_proba`.
         """
-        model_input = self._model_input(data, source)
-        return self._run(model_input), self._unseen(model_input)
+        model_input = self.prepare(data, source)
+        return self.run(model_input), self.warnings(model_input)
 
-    def _model_input(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
-        return coerce(_as_frame(data, source), self.schema, source)
+    def prepare(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> ModelInput:
+        """Coerce raw records to the graph's inputs (the one coercion path of :mod:`shipyard.schema`).
 
-    def _run(self, model_input: pd.DataFrame) -> np.ndarray:
-        (result,) = self.session.run([self.task.output], onnx_feed(model_input, self.schema))
+        Raises
+        ------
+        InputError
+            As :meth:`predict_proba`.
+        """
+        frame = coerce(_as_frame(data, source), self.schema, source)
+        feed = onnx_feed(frame, self.schema)
+        return ModelInput({name: values.reshape(-1) for name, values in feed.items()}, len(frame))
+
+    def run(self, model_input: ModelInput) -> np.ndarray:
+        """The model's output for coerced inputs: probabilities (n_rows, n_classes) or values (n_rows,)."""
+        (result,) = self.session.run([self.task.output], model_input.feed())
         return self.task.shape_output(result)
 
     def predict(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
@@ -175,7 +250,7 @@ class Predictor:
         ndarray of shape (n_rows,)
             Labels from ``labels`` (classification) or predicted values (regression).
         """
-        return self.decisions(self._run(self._model_input(data, source)))
+        return self.decisions(self.run(self.prepare(data, source)))
 
     def decisions(self, output: np.ndarray) -> np.ndarray:
         """The decided prediction of each row of the model's output: a label (the bundle's decision rule) or the value.
@@ -212,19 +287,32 @@ class Predictor:
         list of str
             One message per (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3)"``.
         """
-        return self._unseen(self._model_input(data, "input"))
+        return self.warnings(self.prepare(data, "input"))
 
-    def _unseen(self, model_input: pd.DataFrame) -> list[str]:
-        notes = []
+    def unseen(self, model_input: ModelInput) -> dict[str, list[tuple[str, list[int]]]]:
+        """Categorical values not seen in training, per column name: ``[(value, first row positions)]``."""
+        found: dict[str, list[tuple[str, list[int]]]] = {}
         for col in self.schema:
             if col.kind != "categorical":
                 continue
-            known = set(col.categories)
-            values = model_input[col.onnx_name]
-            for value in sorted(set(values) - known - {MISSING_CATEGORY}):
-                rows = np.flatnonzero((values == value).to_numpy())[:5].tolist()
-                notes.append(f"column '{col.name}': unseen category {value!r} (rows {', '.join(map(str, rows))}) encoded as all zeros")
-        return notes
+            values = model_input.columns[col.onnx_name]
+            new = set(values.tolist()) - self._known[col.onnx_name] - {MISSING_CATEGORY}
+            if new:
+                found[col.name] = [(value, np.flatnonzero(values == value)[:5].tolist()) for value in sorted(new)]
+        return found
+
+    def warnings(self, model_input: ModelInput) -> list[str]:
+        """One message per unseen (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3) encoded as all zeros"``."""
+        return self.warnings_from(self.unseen(model_input))
+
+    @staticmethod
+    def warnings_from(unseen: dict[str, list[tuple[str, list[int]]]]) -> list[str]:
+        """The messages of :meth:`warnings` for what :meth:`unseen` found."""
+        return [
+            f"column '{name}': unseen category {value!r} (rows {', '.join(map(str, rows))}) encoded as all zeros"
+            for name, values in unseen.items()
+            for value, rows in values
+        ]
 
 
 def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:

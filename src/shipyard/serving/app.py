@@ -8,10 +8,13 @@ module never imports torch.
 
 # No `from __future__ import annotations`: FastAPI must see the request model built at run time.
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -20,9 +23,16 @@ from shipyard import __version__
 from shipyard.errors import InputError
 from shipyard.predictor import Predictor
 from shipyard.schema import Column
+from shipyard.serving.access_log import AccessLog, configure_access_log
+from shipyard.serving.auth import BearerAuth
+from shipyard.serving.batching import MicroBatcher
+from shipyard.serving.metrics import ServerMetrics
+from shipyard.serving.settings import ServeSettings
 
 MAX_RECORDS = 10_000
 MAX_BODY_BYTES = 32 * 1024 * 1024
+INLINE_RECORDS = 64
+"""Requests with at most this many records are coerced on the event loop; larger ones on a worker thread."""
 
 
 def record_model(schema: list[Column]) -> type[BaseModel]:
@@ -54,30 +64,55 @@ def current_model(request: Request) -> Predictor:
     return request.app.state.model
 
 
-def create_app(path: str | Path) -> FastAPI:
+def warmup_records(schema: list[Column]) -> list[dict[str, Any]]:
+    """Records that exercise every input path of a bundle: a typical one, one with every value missing, one with unseen categories.
+
+    Numbers are the middle of the training range when the manifest records it
+    (``min``/``max``), else 0.
+    """
+    typical, missing, unseen = {}, {}, {}
+    for col in schema:
+        if col.kind == "numeric":
+            low, high = getattr(col, "min", None), getattr(col, "max", None)
+            typical[col.name] = unseen[col.name] = (low + high) / 2 if low is not None and high is not None else 0.0
+        else:
+            typical[col.name] = col.categories[0] if col.categories else None
+            unseen[col.name] = "\u2063unseen\u2063"
+        missing[col.name] = None
+    return [typical, missing, unseen]
+
+
+def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastAPI:
     """Create the app for a bundle or run directory.
 
     The bundle is loaded once and held in ``app.state.model``; handlers get it
     through the :func:`current_model` dependency, never by closing over it.
     The request schema (and so the OpenAPI document) is built from the
-    bundle's input schema.
+    bundle's input schema. Handlers are ``async``: coercion runs on the event
+    loop (it is vectorised and short), onnxruntime on a worker thread, through
+    the micro-batcher unless ``settings.batching`` is off.
 
     Parameters
     ----------
     path : str or Path
         Bundle folder or run directory.
+    settings : ServeSettings, optional
+        Batching, threads, auth, logging; default :class:`ServeSettings` for ``path``.
 
     Returns
     -------
     FastAPI
-        Routes: ``POST /v1/predict``, ``GET /v1/model``, ``GET /healthz``.
+        Routes: ``POST /v1/predict``, ``GET /v1/model``, ``GET /healthz`` (the
+        process is up), ``GET /readyz`` (the model is loaded and warmed up),
+        ``GET /metrics`` (Prometheus).
 
     Raises
     ------
     BundleError
         If the bundle is missing or was modified.
     """
-    predictor = Predictor(path)
+    settings = settings or ServeSettings(path=str(path))
+    predictor = Predictor(path, intra_op_threads=settings.intra_op_threads)
     manifest = predictor.manifest
     Record = record_model(predictor.schema)
     request_model = create_model(
@@ -85,20 +120,38 @@ def create_app(path: str | Path) -> FastAPI:
         __config__=ConfigDict(extra="forbid"),
         records=(list[Record], Field(..., min_length=1, max_length=MAX_RECORDS, description="Raw input records.")),
     )
+    metrics = ServerMetrics()
+    batcher = MicroBatcher(settings.max_batch_size, settings.max_wait_ms, metrics.batch_records.observe) if settings.batching else None
+    auth = BearerAuth(settings.api_keys)
+
+    def warm_up(model: Predictor) -> None:
+        """Run the model on :func:`warmup_records` so the first request pays no one-off costs."""
+        for _ in range(3):
+            model.run(model.prepare(warmup_records(model.schema), "warm-up"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.model = predictor
+        await run_in_threadpool(warm_up, app.state.model)
+        app.state.ready = True
         yield
+        app.state.ready = False
+        if batcher is not None:
+            batcher.close()
 
     app = FastAPI(
         title=f"Shipyard model: {manifest['name']}",
         version=__version__,
         description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels)) or 'a value'}) from "
-        f"{len(predictor.schema)} input columns.",
+        f"{len(predictor.schema)} input columns." + (" Prediction requires `Authorization: Bearer <key>`." if settings.api_keys else ""),
         lifespan=lifespan,
     )
     app.state.model = predictor  # also before start-up, for in-process clients that skip the lifespan
+    app.state.ready = False
+    app.state.settings = settings
+    app.state.metrics = metrics
+    metrics.set_model(predictor.name, predictor.version, predictor.sha256)
+    if settings.access_log:
+        configure_access_log()
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -111,31 +164,63 @@ def create_app(path: str | Path) -> FastAPI:
             )
         return await call_next(request)
 
+    app.add_middleware(AccessLog, metrics=metrics, enabled=settings.access_log, version=lambda: app.state.model.version)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's default echoes the offending input, which cannot be JSON when it is NaN or Infinity.
         detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": detail})
 
-    @app.post("/v1/predict", response_model=predictor.task.response_model())
-    def predict(request: request_model, model: Predictor = Depends(current_model)) -> dict[str, Any]:  # type: ignore[valid-type]
+    @app.post("/v1/predict", response_model=predictor.task.response_model(), dependencies=[Depends(auth)])
+    async def predict(request: request_model, model: Predictor = Depends(current_model)) -> Response:  # type: ignore[valid-type]
         """Predict the records: labels and class probabilities, or values."""
         records = [r.model_dump(by_alias=True) for r in request.records]
         try:
-            output, warnings = model.predict_with_warnings(records, source="request")
+            model_input = model.prepare(records, "request") if len(records) <= INLINE_RECORDS else await run_in_threadpool(model.prepare, records, "request")
         except InputError as exc:  # input the schema cannot catch
             raise HTTPException(status_code=422, detail=exc.one_line()) from None
-        return model.task.response(output, model.decisions(output), model.labels, model.manifest["name"], warnings)
+        if batcher is not None:
+            output = await batcher.predict(model, model_input)
+        else:
+            output = await run_in_threadpool(model.run, model_input)
+            metrics.batch_records.observe(model_input.n_rows)
+        unseen = model.unseen(model_input)
+        for column, values in unseen.items():
+            metrics.unseen.labels(column).inc(len(values))
+        metrics.records.inc(model_input.n_rows)
+        body = model.task.response(output, model.decisions(output), model.labels, model.name, model.warnings_from(unseen))
+        body["version"] = model.version
+        return Response(orjson.dumps(body), media_type="application/json")
 
     @app.get("/v1/model")
     def model_info(model: Predictor = Depends(current_model)) -> dict[str, Any]:
-        """The bundle's manifest: schema, labels, metrics, hashes, versions."""
-        return model.manifest
+        """The bundle's manifest (schema, labels, metrics, hashes, versions), with the model version, onnxruntime session options and serving settings."""
+        serving = {k: v for k, v in asdict(app.state.settings).items() if k not in ("api_keys", "path")}
+        return model.manifest | {"version": model.version, "session": model.session_options, "serving": serving | {"auth": bool(settings.api_keys)}}
 
     @app.get("/healthz")
     def healthz(model: Predictor = Depends(current_model)) -> dict[str, Any]:
-        """Liveness: the model is loaded."""
-        manifest = model.manifest
-        return {"status": "ok", "model": manifest["name"], "sha256": manifest["files"][manifest["model_file"]]["sha256"]}
+        """Liveness: the process is up and holds a model."""
+        return {"status": "ok", "model": model.name, "version": model.version, "sha256": model.sha256}
+
+    @app.get("/readyz")
+    def readyz(request: Request, model: Predictor = Depends(current_model)) -> Response:
+        """Readiness: the model is loaded and warmed up (503 until then)."""
+        ready = bool(request.app.state.ready)
+        body = {"status": "ready" if ready else "starting", "model": model.name, "version": model.version}
+        return Response(orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json")
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        """Prometheus metrics (text exposition format)."""
+        content, media_type = metrics.exposition()
+        return Response(content, media_type=media_type)
 
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app factory a ``--workers`` process calls: the settings come from :data:`shipyard.serving.settings.ENV`."""
+    settings = ServeSettings.from_env()
+    return create_app(settings.path, settings)
