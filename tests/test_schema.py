@@ -16,7 +16,7 @@ def test_infer_schema_kinds_and_safe_onnx_names():
     frame = pd.DataFrame({"mean radius": [1.0], "2nd": [1], "color": ["r"], "flag": [True]})
     schema = infer_schema(frame, list(frame.columns))
     assert [(c.kind, c.onnx_name) for c in schema] == [
-        ("numeric", "mean_radius"), ("numeric", "c_2nd"), ("categorical", "color"), ("categorical", "flag")
+        ("numeric", "mean_radius"), ("numeric", "c_2nd"), ("categorical", "color"), ("boolean", "flag")
     ]
 
 

@@ -277,13 +277,21 @@ def predict(
     if output.suffix.lower() not in writers:
         raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
     predictor = Predictor(path)
-    frame = load_table(str(data), role="the DATA argument")
+    # Read each input column as the kind it had in training (a code stays text, 'NA' stays Namibia where it was a category).
+    frame = load_table(
+        str(data),
+        role="the DATA argument",
+        kinds={c.name: c.kind for c in predictor.schema},
+        keep={c.name: set(c.marker_values) for c in predictor.schema if c.marker_values},
+    )
+    inputs = {c.name for c in predictor.schema}
     for mixed in frame.attrs.get("reading", {}).get("mixed_types", []):
-        err.print(
-            f"warning: {data}: column '{mixed['column']}': {mixed['count']} value(s) that are not numbers read as missing "
-            f"(e.g. {mixed['examples']} in data rows {mixed['rows']})",
-            highlight=False,
-        )
+        if mixed["column"] in inputs and mixed.get("read_as", "missing") == "missing":
+            err.print(
+                f"warning: {data}: column '{mixed['column']}': {mixed['count']} value(s) that are not numbers read as missing "
+                f"(e.g. {mixed['examples']} in data rows {mixed['rows']})",
+                highlight=False,
+            )
     result = frame.copy()
     predicted, notes = predictor.predict_with_warnings(frame, source=str(data))
     result["prediction"] = predictor.decisions(predicted)
