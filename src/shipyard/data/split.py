@@ -110,9 +110,8 @@ def choose_duplicates(frame: pd.DataFrame, keys: list[str], requested: str = "au
     info: dict[str, Any] = {"rows": n, "distinct_rows": distinct, "repeated_rows": repeated, "chance_repeats": round(chance, 1)}
     if requested != "auto":
         info.update(policy=requested, chosen_by="recipe")
-        info["reason"] = (
-            f"data.split.duplicates: {requested} (set in the recipe); {repeated} of {n} rows repeat the inputs of another row"
-            + (" and are kept on the same side of every split" if requested == "group" else " and are split like any row")
+        info["reason"] = f"{repeated} of {n} rows repeat the inputs of another row" + (
+            " and are kept on the same side of every split" if requested == "group" else " and are split like any row"
         )
         return info
     share = repeated / n if n else 0.0
@@ -211,7 +210,8 @@ def stratified_split(
     Raises
     ------
     DataError
-        If a class has too few rows (groups) to appear in every carved part.
+        If a class has too few rows to appear in every carved part. (When too
+        few groups lead a class, groups are split without stratification.)
     """
     y = pd.Series(np.asarray(y))
     given = {k: np.sort(np.asarray(v, dtype=np.int64)) for k, v in (given or {}).items() if v is not None}
@@ -229,25 +229,28 @@ def stratified_split(
     row_group = rank[inverse.reshape(-1)]  # each pooled row's group, numbered by first appearance
     group_y = y.iloc[pool[first[order]]].reset_index(drop=True)
     carve = [part for part in ("test", "validation") if part not in given]
-    counts = group_y.value_counts()
     need = len(carve) + 1
-    if carve and counts.min() < need:
-        rare = counts.idxmin()
+    row_counts = y.iloc[pool].value_counts()
+    if carve and row_counts.min() < need:
+        rare = row_counts.idxmin()
         rare = rare.item() if hasattr(rare, "item") else rare
         raise DataError(
-            f"target column '{target}': class {rare!r} has {counts.min()} row(s)"
-            f"{' (rows kept together counted once)' if len(group_y) < len(pool) else ''}; a stratified "
+            f"target column '{target}': class {rare!r} has {row_counts.min()} row(s); a stratified "
             f"{'/'.join(['train'] + carve[::-1])} split needs at least {need}",
             "add rows of that class or drop it",
         )
+    # Groups are stratified by their first row's stratum; where too few groups lead a stratum, groups are split unstratified.
+    stratify = group_y if group_y.value_counts().min() >= need else None
     rest = np.arange(len(group_y))
     held: dict[str, np.ndarray] = {}
     try:
         if "test" in carve:
-            rest, held["test"] = train_test_split(rest, test_size=test, stratify=group_y, random_state=seed)
+            rest, held["test"] = train_test_split(rest, test_size=test, stratify=stratify, random_state=seed)
         if "validation" in carve:
             fraction = validation / (1.0 - test) if "test" in carve else validation
-            rest, held["validation"] = train_test_split(rest, test_size=fraction, stratify=group_y.iloc[rest], random_state=seed)
+            rest, held["validation"] = train_test_split(
+                rest, test_size=fraction, stratify=None if stratify is None else group_y.iloc[rest], random_state=seed
+            )
     except ValueError as exc:
         raise DataError(f"target column '{target}': cannot split stratified: {exc}", "use larger data.split fractions or more rows") from None
     held["train"] = rest
