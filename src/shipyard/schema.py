@@ -332,7 +332,7 @@ def coerce(frame: pd.DataFrame, schema: list[Column], source: str = "input") -> 
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
                 raise InputError(
-                    f"{source}: column '{col.name}' must be a boolean, got {values.iloc[row]!r} in row {row}",
+                    f"{source}: column '{col.name}' must be a boolean, got {_shown(values.iloc[row])!r} in row {row}",
                     "send true or false (or yes/no, 1/0), or null for a missing value",
                 )
             out[col.onnx_name] = mapped
@@ -340,6 +340,11 @@ def coerce(frame: pd.DataFrame, schema: list[Column], source: str = "input") -> 
             markers = frozenset(col.marker_values)
             out[col.onnx_name] = _map_unique(values, lambda v: category_of(v, markers))
     return pd.DataFrame(out, index=frame.index)
+
+
+def _shown(value: Any) -> Any:
+    """A value as the user wrote it (numpy scalars as plain Python ones), for messages."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _numbers(values: pd.Series, col: Column, source: str) -> np.ndarray:
@@ -358,7 +363,7 @@ def _numbers(values: pd.Series, col: Column, source: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"{source}: column '{col.name}' must be numeric, got {values.iloc[row]!r} in row {row}",
+            f"{source}: column '{col.name}' must be numeric, got {_shown(values.iloc[row])!r} in row {row}",
             "send a number, or null for a missing value",
         )
     array = numbers_.to_numpy(dtype="float64")

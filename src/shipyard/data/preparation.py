@@ -31,7 +31,6 @@ from shipyard.data.augment import augment
 from shipyard.data.checks import select_columns
 from shipyard.data.imbalance import categorical_blocks, check_sampler, resample
 from shipyard.data.loading import load_table
-from shipyard.data.reading import NUMERIC_SHARE
 from shipyard.data.prepared import PARTS, Prepared
 from shipyard.data.preprocess import build_preprocessor, output_sources, record_categories
 from shipyard.data.profile import check_findings, columns_to_drop, duplicate_key_columns, profile_table
@@ -190,7 +189,7 @@ def _check_same_columns(source: pd.DataFrame, other: pd.DataFrame, spec: Any, ke
         )
     for item in (other.attrs.get("reading") or {}).get("mixed_types", []):
         column = item["column"]
-        if column in needed and item.get("read_as") == "missing" and item["count"] > (1 - NUMERIC_SHARE) * item.get("given", item["count"]):
+        if column in needed and item.get("read_as") == "not numeric":
             raise DataError(
                 f"{key} {path}: column '{column}' is numeric in data.source but holds text here, e.g. "
                 + ", ".join(f"{v!r} (row {r})" for v, r in zip(item["examples"], item["rows"])),

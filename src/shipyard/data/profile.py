@@ -600,7 +600,7 @@ def _reading_findings(report: dict[str, Any], prefix: str = "") -> list[Finding]
                     column,
                 )
             )
-        else:
+        elif item.get("read_as") == "text":
             out.append(
                 Finding(
                     "warning",

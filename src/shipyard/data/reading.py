@@ -154,8 +154,11 @@ def read_csv(path: str | Path, kinds: dict[str, str] | None = None, keep: dict[s
         and none is missing), other columns as str with NaN where missing.
         ``frame.attrs["reading"]`` holds the report: ``encoding``,
         ``delimiter``, ``decimal``, ``rows``, ``numeric_columns``,
-        ``mixed_types`` (per column: ``column``, ``count``, ``examples``,
-        ``rows``, ``read_as``), ``codes``, ``kept_markers`` and ``number_spellings``.
+        ``mixed_types`` (per column: ``column``, ``count``, ``given``,
+        ``examples``, ``rows``, ``read_as``: ``missing`` for the few
+        non-numbers of a numeric column, ``text`` for numbers among text,
+        ``not numeric`` for a column ``kinds`` calls numeric that mostly holds
+        text, left as text), ``codes``, ``kept_markers`` and ``number_spellings``.
 
     Raises
     ------
@@ -268,7 +271,7 @@ def plausible_markers(values: pd.Series, is_marker: pd.Series) -> dict[str, int]
     is_marker : Series of bool
         Which cells are missing markers.
     """
-    others = values[~is_marker & values.map(lambda v: isinstance(v, str))]
+    others = values[~is_marker & values.map(lambda v: isinstance(v, str) and v != "")]
     if others.nunique() < 2:
         return {}
     shapes = others.map(_shape)
@@ -318,6 +321,13 @@ def _type_column(name: str, values: pd.Series, decimal: str, kind: str | None, k
             notes["codes"] = {"column": name, "count": int(leading.sum()), "examples": values[leading].iloc[:3].tolist(), "rows": _rows(leading)}
             return _text(name, values, given, numbers, notes)
     share = numeric_like.sum() / given.sum() if given.any() else 0.0
+    if kind == "numeric" and given.any() and share < NUMERIC_SHARE:
+        # Mostly not numbers where numbers are expected: left as text, so coerce names a bad value (or the caller the column).
+        bad = given & ~numeric_like
+        notes["mixed_types"] = {
+            "column": name, "count": int(bad.sum()), "given": int(given.sum()), "examples": values[bad].iloc[:3].tolist(), "rows": _rows(bad), "read_as": "not numeric",
+        }
+        return values.where(given, np.nan), notes
     if kind == "numeric" or (given.any() and share >= NUMERIC_SHARE):
         bad = given & ~numeric_like
         if bad.any():

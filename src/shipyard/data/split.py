@@ -32,6 +32,8 @@ CHANCE_SHUFFLES = 3
 """Column-wise shuffles averaged to estimate how many repeats chance gives."""
 MOSTLY_REPEATS = 0.5
 """With more than this share of rows repeating another, the data is a handful of distinct rows observed many times."""
+DISCRETE_MIN, DISCRETE_SHARE = 20, 0.05
+"""A column with more than max(DISCRETE_MIN, DISCRETE_SHARE * rows) distinct values is continuous: rows cannot share it by chance."""
 
 
 @dataclass
@@ -76,7 +78,9 @@ def choose_duplicates(frame: pd.DataFrame, keys: list[str], requested: str = "au
     (three categorical columns, say) many rows share their inputs by
     necessity. Chance is measured by shuffling each column on its own (which
     keeps every column's values and breaks the rows apart) and counting the
-    repeats that remain, averaged over :data:`CHANCE_SHUFFLES` seeded shuffles.
+    repeats that remain, averaged over :data:`CHANCE_SHUFFLES` seeded shuffles;
+    when a column is continuous (more than max(20, 5% of rows) distinct
+    values) chance gives none.
     ``auto`` chooses ``allow`` when that chance count is at least half the
     observed one, or when most rows (> :data:`MOSTLY_REPEATS`) repeat another
     row; otherwise ``group``.
@@ -103,11 +107,12 @@ def choose_duplicates(frame: pd.DataFrame, keys: list[str], requested: str = "au
     repeated = n - distinct
     rng = np.random.default_rng(seed)
     chance = 0.0
-    if repeated:
+    continuous = [k for k in keys if frame[k].nunique() > max(DISCRETE_MIN, DISCRETE_SHARE * n)]
+    if repeated and not continuous:
         for _ in range(CHANCE_SHUFFLES):
             shuffled = pd.DataFrame({k: frame[k].to_numpy()[rng.permutation(n)] for k in keys})
             chance += (n - len(np.unique(row_hash(shuffled, keys)))) / CHANCE_SHUFFLES
-    info: dict[str, Any] = {"rows": n, "distinct_rows": distinct, "repeated_rows": repeated, "chance_repeats": round(chance, 1)}
+    info: dict[str, Any] = {"rows": n, "distinct_rows": distinct, "repeated_rows": repeated, "chance_repeats": round(chance, 1), "continuous_columns": continuous[:5]}
     if requested != "auto":
         info.update(policy=requested, chosen_by="recipe")
         info["reason"] = f"{repeated} of {n} rows repeat the inputs of another row" + (
@@ -129,9 +134,9 @@ def choose_duplicates(frame: pd.DataFrame, keys: list[str], requested: str = "au
         info.update(
             policy="group",
             chosen_by="data",
-            reason=f"{repeated} of {n} rows ({share:.1%}) repeat another row's inputs where shuffling each column on its own repeats only "
-            f"{chance:.0f}: accidental copies, kept on the same side of every split (set data.split.duplicates: allow if they are "
-            "repeated observations)",
+            reason=f"{repeated} of {n} rows ({share:.1%}) repeat another row's inputs where "
+            + (f"continuous columns ({', '.join(continuous[:3])}) make chance repeats impossible" if continuous else f"shuffling each column on its own repeats only {chance:.0f}")
+            + ": accidental copies, kept on the same side of every split (set data.split.duplicates: allow if they are repeated observations)",
         )
     return info
 
