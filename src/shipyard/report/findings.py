@@ -32,7 +32,8 @@ def split_sentence(ctx: ReportContext) -> str:
     for role, path in given.items():
         parts.append(f"the {role} rows are the file {path} (data.{role})")
     by = split.get("stratified_by")
-    parts.append(f"the other parts are carved from data.source{f', stratified by {by}' if by else ''}")
+    carved = [p for p in ("train", "validation", "test") if p not in given]
+    parts.append(f"{'/'.join(carved)} rows are drawn from data.source{f', stratified by {by}' if by else ''}")
     if split.get("group"):
         parts.append(f"rows of one '{split['group']}' stay in one part (data.split.group)")
     duplicates = split.get("duplicates") or {}
