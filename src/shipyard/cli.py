@@ -292,7 +292,7 @@ def predict(
     ),
 ) -> None:
     """Predict a file of records with a bundle (onnxruntime only)."""
-    from shipyard.data.loading import load_table
+    from shipyard.data.loading import load_records
     from shipyard.predictor import Predictor
 
     writers = {".csv": "to_csv", ".parquet": "to_parquet", ".jsonl": "to_json"}
@@ -301,13 +301,7 @@ def predict(
     if output.suffix.lower() not in writers:
         raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
     predictor = Predictor(path)
-    # Read each input column as the kind it had in training (a code stays text, 'NA' stays Namibia where it was a category).
-    frame = load_table(
-        str(data),
-        role="the DATA argument",
-        kinds={c.name: c.kind for c in predictor.schema},
-        keep={c.name: set(c.marker_values) for c in predictor.schema if c.marker_values},
-    )
+    frame = load_records(data, predictor.schema)  # each input column read as training read it
     inputs = {c.name for c in predictor.schema}
     for mixed in frame.attrs.get("reading", {}).get("mixed_types", []):
         if mixed["column"] in inputs and mixed.get("read_as", "missing") == "missing":

@@ -208,9 +208,11 @@ def test_schema_differences_of_a_given_file_are_named(tmp_path):
 
 def test_given_validation_and_test_files(tmp_path):
     train, test = described.pima_pair(tmp_path)
-    described.pima(60, 3).to_csv(tmp_path / "val.csv", index=False)
+    described.pima(60, 3).assign(clinic="north").to_csv(tmp_path / "val.csv", index=False)
     prepared = prepare(tmp_path, {"source": train.name, "target": "type", "validation": "val.csv", "test": test.name})
     assert prepared.split.sizes() == {"train": 200, "validation": 60, "test": 332}
+    extra = codes(prepared.profile)["extra_columns"][0]["message"]
+    assert extra == "data.validation: column(s) 'clinic' are not in data.source and are ignored"
 
 
 # --- Item 4: integer identifiers ----------------------------------------------------------------------------------------
@@ -327,3 +329,16 @@ def test_validate_refuses_a_sampler_that_would_fail_on_the_data(tmp_path, passen
     path.write_text(yaml.safe_dump({"name": "s", "data": data, "imbalance": imbalance}), encoding="utf-8")
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 2 and message in " ".join(result.output.split())
+
+
+def test_cross_validation_with_a_given_test_file_folds_the_source_rows_only(tmp_path):
+    """The given test file is a population of its own: CV over data.source, the holdout on the file, then compared."""
+    from shipyard.evaluation.cv import cross_validate
+
+    train, test = described.pima_pair(tmp_path)
+    recipe = recipe_from_dict(
+        {"name": "p", "data": {"source": train.name, "target": "type", "test": test.name}, "train": {"epochs": 3}, "evaluate": {"cv": 4}},
+        base_dir=tmp_path,
+    )
+    result = cross_validate(recipe, load_and_split(recipe))
+    assert sum(f["test"] for f in result["folds"]) == 200

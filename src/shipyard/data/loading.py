@@ -9,6 +9,7 @@ bundled files, so nothing is downloaded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -108,3 +109,34 @@ def _load_builtin(name: str) -> pd.DataFrame:
     if names is not None and name != "digits":
         frame["target"] = pd.Categorical.from_codes(frame["target"], [str(n) for n in names]).astype(str)
     return frame
+
+
+def load_records(source: str | Path, schema: list[Any], role: str = "the DATA argument") -> pd.DataFrame:
+    """Load a file of records to predict or explain with a bundle, reading each input column as training did.
+
+    Every input column is read as the kind it had in training (a code
+    column stays text even where no value has a leading zero; a numeric
+    column parses numbers), and a missing marker that training kept as a
+    category of a column (``NA`` = Namibia) stays that category; other
+    columns are read as :func:`load_table` reads them.
+
+    Parameters
+    ----------
+    source : str or Path
+        A ``.csv`` / ``.tsv``, ``.parquet`` or ``.jsonl`` file.
+    schema : list of Column
+        The bundle's input schema.
+    role : str
+        What names the file, for messages.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`load_table`, for :func:`shipyard.schema.coerce`.
+    """
+    return load_table(
+        str(source),
+        role=role,
+        kinds={c.name: c.kind for c in schema},
+        keep={c.name: set(c.marker_values) for c in schema if c.marker_values},
+    )

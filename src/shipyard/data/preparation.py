@@ -74,11 +74,9 @@ def data_fingerprint(frame: pd.DataFrame, source: str, base_dir: str | Path | No
     first : str, optional
         The source's own fingerprint, when already computed.
     """
-    if first is not None:
-        pass
-    elif source.startswith("sklearn:"):
+    if first is None and source.startswith("sklearn:"):
         first = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest()
-    else:
+    elif first is None:
         first = _file_sha256(source, base_dir)
     if not others:
         return first
@@ -121,7 +119,7 @@ class Loaded:
     sha256: str
 
 
-def read_data(recipe: Recipe, features_of: Any = None) -> Loaded:
+def read_data(recipe: Recipe) -> Loaded:
     """Read ``data.source`` and any ``data.validation`` / ``data.test`` file the same way, and check that they agree.
 
     A given file is read with the kinds ``data.source`` was read as (so a
@@ -155,12 +153,13 @@ def read_data(recipe: Recipe, features_of: Any = None) -> Loaded:
         if path is None:
             continue
         key = f"data.{role}"
-        other = load_table(path, recipe.base_dir, role=key, kinds={c: k for c, k in kinds.items()})
+        other = load_table(path, recipe.base_dir, role=key, kinds=kinds)
         _check_same_columns(frame, other, spec, key, path)
-        readings[key] = other.attrs.get("reading") or {}
+        readings[key] = dict(other.attrs.get("reading") or {})
+        readings[key]["extra_columns"] = [c for c in other.columns if c not in frame.columns]
         start = sum(k for _, k in files)
         given[role] = np.arange(start, start + len(other))
-        frames.append(other[[c for c in frame.columns]])
+        frames.append(other.reindex(columns=frame.columns))  # columns the recipe does not use may be absent
         files.append((key, len(other)))
         others.append(path)
     sha256 = data_fingerprint(frame, spec.source, recipe.base_dir, others, first=source_sha256)
@@ -225,9 +224,8 @@ def load_and_split(recipe: Recipe) -> Prepared:
     spec = recipe.data
     loaded = read_data(recipe)
     frame = loaded.frame
-    for role, k in loaded.files[1:]:  # a given file's target is checked like the source's
-        rows = loaded.given[role.removeprefix("data.")]
-        select_columns(frame.iloc[rows].reset_index(drop=True), spec.target, spec.features, f"{role} {getattr(spec, role.removeprefix('data.'))}")
+    for role, rows in loaded.given.items():  # a given file's target and features are checked like the source's
+        select_columns(frame.iloc[rows].reset_index(drop=True), spec.target, spec.features, f"data.{role} {getattr(spec, role)}")
     features = select_columns(frame, spec.target, spec.features, spec.source, lambda values: task.read_target(values, recipe))
     if task.has_classes and loaded.given:
         n_source = loaded.files[0][1]
@@ -309,7 +307,7 @@ def load_and_split(recipe: Recipe) -> Prepared:
     model_input = coerce(frame, schema, spec.source)
     return Prepared(
         frame, features, schema, target.labels, target.positive_index, split, target.y,
-        task=task.name, profile=profile, model_input=model_input, data_sha256=loaded.sha256, groups=groups,
+        task=task.name, profile=profile, model_input=model_input, data_sha256=loaded.sha256, groups=groups, n_source=n_source,
     )
 
 

@@ -5,10 +5,14 @@ parts:
 
 - ``columns``: per input column its inferred kind (numeric, categorical,
   boolean, datetime, text, identifier), missing fraction, cardinality, whether
-  it is constant or near-constant, robust-z outliers, and the ROC-AUC the
-  column reaches alone (training rows only).
+  it is constant or near-constant, robust-z outliers, the score the column
+  reaches alone (training rows only), and ``entity`` for columns that look
+  like entity ids.
 - ``dataset``: rows, duplicate rows, duplicates that straddle the split,
-  class counts and the imbalance ratio.
+  class counts and the imbalance ratio; ``split`` (how the rows were split
+  and why: the duplicates policy, the group column, given files) and
+  ``overlap`` (what validation and test share with training, and what the
+  test split holds that training does not); the missing-value rule.
 - ``findings``: one entry per problem, each with a ``severity`` (``error``,
   ``warning`` or ``info``), a ``code``, the ``column`` it concerns and a hint.
   ``prepare.fail_on`` chooses which severities stop the run.
@@ -610,6 +614,16 @@ def _reading_findings(report: dict[str, Any], prefix: str = "") -> list[Finding]
                     column,
                 )
             )
+    extra = report.get("extra_columns") or []
+    if extra:
+        out.append(
+            Finding(
+                "info",
+                "extra_columns",
+                f"{prefix}column(s) {', '.join(repr(c) for c in extra[:5])} are not in data.source and are ignored",
+                "the file may hold more columns than data.source; only the source's are used",
+            )
+        )
     for item in report.get("codes", []):
         out.append(
             Finding(

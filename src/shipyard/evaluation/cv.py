@@ -98,15 +98,21 @@ def _grouped_by(recipe: Recipe, prepared: Any, groups: np.ndarray | None) -> str
     return " and ".join(names) or None
 
 
+def _cv_rows(prepared: Any) -> int:
+    """How many leading rows the folds are drawn from: ``data.source``'s (a given test file is a population of its own)."""
+    n_source = getattr(prepared, "n_source", None)
+    return len(prepared.y) if n_source is None else int(n_source)
+
+
 def check_cv(recipe: Recipe, prepared: Any) -> None:
     """Raise the DataError :func:`cross_validate` would, before any training (a no-op without ``evaluate.cv``)."""
     if recipe.evaluate.cv:
-        groups = _groups(recipe, prepared)
-        cv_folds(recipe, prepared.y, prepared.labels, groups, _grouped_by(recipe, prepared, groups))
+        groups, n = _groups(recipe, prepared), _cv_rows(prepared)
+        cv_folds(recipe, prepared.y[:n], prepared.labels, None if groups is None else groups[:n], _grouped_by(recipe, prepared, groups))
 
 
 def cross_validate(recipe: Recipe, prepared: Any) -> dict[str, Any]:
-    """Run k-fold cross-validation over all rows of the data.
+    """Run k-fold cross-validation over the rows of ``data.source`` (every row, unless a test or validation file is given).
 
     Parameters
     ----------
@@ -131,7 +137,8 @@ def cross_validate(recipe: Recipe, prepared: Any) -> dict[str, Any]:
     val_fraction = recipe.data.split.validation / (1 - recipe.data.split.test)
     folds = []
     grouped_by = _grouped_by(recipe, prepared, groups)
-    for i, (rest, test) in enumerate(cv_folds(recipe, prepared.y, prepared.labels, groups, grouped_by)):
+    n = _cv_rows(prepared)
+    for i, (rest, test) in enumerate(cv_folds(recipe, prepared.y[:n], prepared.labels, None if groups is None else groups[:n], grouped_by)):
         train_rows, val_rows = grouped_holdout(rest, task.strata(prepared.y[rest]), groups, val_fraction, recipe.seed)
         fitted = fit_and_score(recipe, prepared, Split(train_rows, val_rows, np.sort(test)))
         folds.append(
