@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from shipyard import __version__
 from shipyard.errors import InputError
 from shipyard.predictor import Predictor
-from shipyard.schema import Column
+from shipyard.schema import MISSING_CATEGORY, Column
 
 MAX_RECORDS = 10_000
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -51,10 +51,12 @@ def record_model(schema: list[Column], ignored: dict[str, str] | None = None) ->
                 Field(..., alias=col.name, description="boolean: true or false (also yes/no, 1/0); null if missing"),
             )
         else:
-            shown = ", ".join(repr(c) for c in col.categories[:20]) + (" ..." if len(col.categories) > 20 else "")
+            known = [c for c in col.categories if c != MISSING_CATEGORY]
+            shown = ", ".join(repr(c) for c in known[:20]) + (" ..." if len(known) > 20 else "")
+            missing = "null is its own category" if MISSING_CATEGORY in col.categories else "null is encoded as all zeros (none in training)"
             fields[col.onnx_name] = (
                 str | bool | int | float | None,
-                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and encoded as all zeros"),
+                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and encoded as all zeros; {missing}"),
             )
     taken = set(fields)
     for i, (name, why) in enumerate(sorted((ignored or {}).items())):
