@@ -13,7 +13,7 @@ import pandas as pd
 from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError, ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, read_manifest
-from shipyard.schema import MISSING_CATEGORY, Column, coerce, onnx_feed
+from shipyard.schema import Column, coerce, missing_notes, onnx_feed
 from shipyard.tasks import get_task
 
 
@@ -102,7 +102,8 @@ class Predictor:
         Parameters
         ----------
         data : DataFrame, list of dict or dict
-            Raw records with (at least) the bundle's input columns. Missing
+            Raw records with (at least) the bundle's input columns, read by
+            :func:`shipyard.schema.coerce` exactly as in training. Missing
             values may be NaN/None; unseen categories are encoded as all zeros.
         source : str
             What the records are, for error messages.
@@ -205,26 +206,18 @@ class Predictor:
         return decide(proba, self.positive_index, self.threshold)
 
     def unseen_categories(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any]) -> list[str]:
-        """Describe categorical values not seen in training (encoded as all zeros).
+        """Describe values the encoder turns into all zeros: unseen categories, and missing values where training had none.
 
         Returns
         -------
         list of str
-            One message per (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3)"``.
+            One message per (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3) encoded as all zeros"``
+            (:func:`shipyard.schema.missing_notes`).
         """
         return self._unseen(self._model_input(data, "input"))
 
     def _unseen(self, model_input: pd.DataFrame) -> list[str]:
-        notes = []
-        for col in self.schema:
-            if col.kind != "categorical":
-                continue
-            known = set(col.categories)
-            values = model_input[col.onnx_name]
-            for value in sorted(set(values) - known - {MISSING_CATEGORY}):
-                rows = np.flatnonzero((values == value).to_numpy())[:5].tolist()
-                notes.append(f"column '{col.name}': unseen category {value!r} (rows {', '.join(map(str, rows))}) encoded as all zeros")
-        return notes
+        return missing_notes(model_input, self.schema)
 
 
 def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
