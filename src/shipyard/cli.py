@@ -64,7 +64,7 @@ def run(
     recipe: Path = typer.Argument(None, help="Recipe YAML file (not needed with --resume)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Root folder of run directories."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log to MLflow and register the bundle."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or stage messages (findings and metrics are still printed)."),
     resume: Path = typer.Option(None, "--resume", help="An interrupted run directory: continue its training from the last checkpoint."),
 ) -> None:
     """Run a recipe: prepare, train, calibrate, evaluate, export, explain, report."""
@@ -80,6 +80,7 @@ def run(
     if "confusion_matrix" in metrics:
         _print_confusion(metrics)
     _print_imbalance(metrics)
+    _print_data_findings(result.path)
     _print_findings(metrics)
     parity = metrics["parity"]
     delta = "|Δ value|" if "confusion_matrix" not in metrics else "|Δp|"
@@ -125,6 +126,25 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     out.print(table)
 
 
+def _print_data_findings(run_path: Path) -> None:
+    """The data profile's errors and warnings, and how the split was made: shown with or without --quiet."""
+    import json
+
+    file = Path(run_path) / "data_profile.json"
+    if not file.is_file():
+        return
+    profile = json.loads(file.read_text(encoding="utf-8"))
+    shown = [f for f in profile.get("findings", []) if f["severity"] in ("error", "warning") or f["code"] == "split_duplicates"]
+    dropped = profile.get("dropped_columns") or {}
+    if not shown and not dropped:
+        return
+    out.print("data findings (data_profile.json):", highlight=False)
+    for f in sorted(shown, key=lambda f: ("error", "warning", "info").index(f["severity"])):
+        out.print(f"• {f['severity']}: {f['message']}", highlight=False)
+    if dropped:
+        out.print("• dropped columns: " + ", ".join(f"'{c}' ({why})" for c, why in dropped.items()), highlight=False)
+
+
 def _print_findings(metrics: dict[str, Any]) -> None:
     """Plain-language findings: baselines that match the network, overfitting, calibration."""
     cv = metrics.get("cv")
@@ -145,6 +165,10 @@ def _print_findings(metrics: dict[str, Any]) -> None:
         if temp:
             text += f"; temperature scaling T = {temp['temperature']:.3f} (validation ECE {temp['validation_ece_before']:.3f} → {temp['validation_ece_after']:.3f})"
         lines.append(text + ".")
+        if temp and temp.get("warning"):
+            lines.append(f"Warning: {temp['warning']}.")
+    if cv:
+        lines += cv.get("holdout", {}).get("findings", [])
     for line in lines:
         out.print(f"• {line}", highlight=False)
 
@@ -296,7 +320,7 @@ def predict(
     ),
 ) -> None:
     """Predict a file of records with a bundle (onnxruntime only)."""
-    from shipyard.data.loading import load_table
+    from shipyard.data.loading import load_records
     from shipyard.predictor import Predictor
 
     writers = {".csv": "to_csv", ".parquet": "to_parquet", ".jsonl": "to_json"}
@@ -305,13 +329,15 @@ def predict(
     if output.suffix.lower() not in writers:
         raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
     predictor = Predictor(path)
-    frame = load_table(str(data), role="the DATA argument")
+    frame = load_records(data, predictor.schema)  # each input column read as training read it
+    inputs = {c.name for c in predictor.schema}
     for mixed in frame.attrs.get("reading", {}).get("mixed_types", []):
-        err.print(
-            f"warning: {data}: column '{mixed['column']}': {mixed['count']} value(s) that are not numbers read as missing "
-            f"(e.g. {mixed['examples']} in data rows {mixed['rows']})",
-            highlight=False,
-        )
+        if mixed["column"] in inputs and mixed.get("read_as", "missing") == "missing":
+            err.print(
+                f"warning: {data}: column '{mixed['column']}': {mixed['count']} value(s) that are not numbers read as missing "
+                f"(e.g. {mixed['examples']} in data rows {mixed['rows']})",
+                highlight=False,
+            )
     result = frame.copy()
     predicted, notes = predictor.predict_with_warnings(frame, source=str(data))
     result["prediction"] = predictor.decisions(predicted)

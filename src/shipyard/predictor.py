@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,10 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
-from dataclasses import dataclass
-
 from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError, ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, read_manifest
-from shipyard.schema import MISSING_CATEGORY, Column, coerce, onnx_feed
+from shipyard.schema import Column, coerce_columns, coerce_records, missing_notes
 from shipyard.tasks import get_task
 
 
@@ -112,7 +111,7 @@ class Predictor:
             "providers": self.session.get_providers(),
         }
         self._check_manifest_matches_graph()
-        self._known = {c.onnx_name: frozenset(c.categories) for c in self.schema if c.kind == "categorical"}
+        self._known = {c.onnx_name: frozenset(c.categories) for c in self.schema if c.is_text}
         positive = self.manifest.get("positive_label")
         self.positive_index: int | None = [str(label) for label in self.labels].index(positive) if positive is not None else None
 
@@ -167,7 +166,8 @@ class Predictor:
         Parameters
         ----------
         data : DataFrame, list of dict or dict
-            Raw records with (at least) the bundle's input columns. Missing
+            Raw records with (at least) the bundle's input columns, read by
+            :func:`shipyard.schema.coerce` exactly as in training. Missing
             values may be NaN/None; unseen categories are encoded as all zeros.
         source : str
             What the records are, for error messages.
@@ -233,9 +233,13 @@ class Predictor:
         InputError
             As :meth:`predict_proba`.
         """
-        frame = coerce(_as_frame(data, source), self.schema, source)
-        feed = onnx_feed(frame, self.schema)
-        return ModelInput({name: values.reshape(-1) for name, values in feed.items()}, len(frame))
+        if isinstance(data, dict) and not (data and all(isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in data.values())):
+            data = [data]  # one record
+        if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+            columns = coerce_records(data, self.schema, source)
+            return ModelInput(columns, len(data))
+        frame = _as_frame(data, source)
+        return ModelInput(coerce_columns(frame, len(frame), self.schema, source), len(frame))
 
     def run(self, model_input: ModelInput) -> np.ndarray:
         """The model's output for coerced inputs: probabilities (n_rows, n_classes) or values (n_rows,)."""
@@ -280,39 +284,31 @@ class Predictor:
         return decide(proba, self.positive_index, self.threshold)
 
     def unseen_categories(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any]) -> list[str]:
-        """Describe categorical values not seen in training (encoded as all zeros).
+        """Describe values the encoder turns into all zeros: unseen categories, and missing values where training had none.
 
         Returns
         -------
         list of str
-            One message per (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3)"``.
+            One message per (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3) encoded as all zeros"``
+            (:func:`shipyard.schema.missing_notes`).
         """
         return self.warnings(self.prepare(data, "input"))
 
-    def unseen(self, model_input: ModelInput) -> dict[str, list[tuple[str, list[int]]]]:
-        """Categorical values not seen in training, per column name: ``[(value, first row positions)]``."""
-        found: dict[str, list[tuple[str, list[int]]]] = {}
+    def unseen(self, model_input: ModelInput) -> dict[str, int]:
+        """How many values of each column the encoder turns into all zeros (unseen categories, missing values training never had)."""
+        found: dict[str, int] = {}
         for col in self.schema:
-            if col.kind != "categorical":
+            if not col.is_text or not col.categories:
                 continue
             values = model_input.columns[col.onnx_name]
-            new = set(values.tolist()) - self._known[col.onnx_name] - {MISSING_CATEGORY}
+            new = set(values.tolist()) - self._known[col.onnx_name]
             if new:
-                found[col.name] = [(value, np.flatnonzero(values == value)[:5].tolist()) for value in sorted(new)]
+                found[col.name] = int(np.isin(values, list(new)).sum())
         return found
 
     def warnings(self, model_input: ModelInput) -> list[str]:
-        """One message per unseen (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3) encoded as all zeros"``."""
-        return self.warnings_from(self.unseen(model_input))
-
-    @staticmethod
-    def warnings_from(unseen: dict[str, list[tuple[str, list[int]]]]) -> list[str]:
-        """The messages of :meth:`warnings` for what :meth:`unseen` found."""
-        return [
-            f"column '{name}': unseen category {value!r} (rows {', '.join(map(str, rows))}) encoded as all zeros"
-            for name, values in unseen.items()
-            for value, rows in values
-        ]
+        """One message per (column, value) the encoder turns into all zeros (:func:`shipyard.schema.missing_notes`)."""
+        return missing_notes(model_input.columns, self.schema)
 
 
 def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:

@@ -57,10 +57,22 @@ class Section(BaseModel):
 
 
 class SplitSpec(Section):
-    """Fractions of rows held out for validation and test (stratified by target)."""
+    """How rows are split: fractions held out for validation and test (stratified by target), and what stays together."""
 
-    validation: float = Field(0.15, gt=0.0, lt=1.0)
-    test: float = Field(0.2, gt=0.0, lt=1.0)
+    validation: float = Field(0.15, gt=0.0, lt=1.0, description="Fraction of data.source's rows held out for validation (unless data.validation names a file).")
+    test: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction of data.source's rows held out for test (unless data.test names a file).")
+    duplicates: Literal["auto", "group", "allow"] = Field(
+        "auto",
+        description="Rows with identical inputs: 'group' keeps them on one side of every split (accidental copies of a record); "
+        "'allow' splits them like any row (repeated observations, e.g. a few categorical columns); 'auto' chooses from the data "
+        "and the profile says which and why.",
+    )
+    group: str | None = Field(
+        None,
+        min_length=1,
+        description="Column naming the entity of each row (person, patient, device): train, validation, test and every CV fold "
+        "hold disjoint entities. The column is not a feature.",
+    )
 
     @model_validator(mode="after")
     def _leaves_training_rows(self) -> "SplitSpec":
@@ -77,23 +89,46 @@ class DataSpec(Section):
 
     source: str = Field(
         ...,
-        description="CSV, Parquet or JSON Lines path (relative to the recipe), "
+        description="CSV (or .tsv), Parquet or JSON Lines path (relative to the recipe), "
         "or a built-in dataset such as 'sklearn:breast_cancer'.",
     )
     target: str = Field(..., min_length=1, description="Name of the label column.")
     features: list[str] | None = Field(
-        None, description="Input columns to use; default: every column but the target."
+        None, description="Input columns to use; default: every column but the target (and data.split.group)."
     )
     positive_class: str | None = Field(
         None, description="Label treated as positive in binary metrics; default: the last label in sorted order."
     )
     split: SplitSpec = Field(default_factory=SplitSpec)
+    test: str | None = Field(
+        None, min_length=1, description="A file of test rows (e.g. the test file a dataset ships with): the test split, read and checked like data.source."
+    )
+    validation: str | None = Field(
+        None, min_length=1, description="A file of validation rows: the validation split, read and checked like data.source."
+    )
+    types: dict[str, Literal["numeric", "categorical", "boolean"]] = Field(
+        default_factory=dict,
+        description="Column kinds that override what is read from the file, e.g. {zip: categorical} or {site: numeric}.",
+    )
 
     @field_validator("positive_class", mode="before")
     @classmethod
     def _label_as_text(cls, value: Any) -> Any:
         # Labels are compared as text: `positive_class: 1` means the label 1.
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _distinct_files(self) -> "DataSpec":
+        named = [(k, v) for k, v in (("source", self.source), ("validation", self.validation), ("test", self.test)) if v is not None]
+        paths = [v for _, v in named]
+        if len(set(paths)) < len(paths):
+            raise ValueError(f"source, validation and test must name different files, got {dict(named)}")
+        group = self.split.group
+        if group is not None and group == self.target:
+            raise ValueError(f"split.group: '{group}' is the target column; name the column that identifies the entity of each row")
+        if group is not None and self.features is not None and group in self.features:
+            raise ValueError(f"split.group: '{group}' is also listed in data.features; an entity id cannot describe a new entity")
+        return self
 
 
 class AugmentSpec(Section):
@@ -414,6 +449,11 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{key}: must match {ctx.get('pattern')}{what}, got {value!r}"
     if kind == "value_error":
         return f"{key}: {err['msg'].removeprefix('Value error, ')}"
+    if kind == "string_type" and isinstance(value, bool):
+        return (
+            f"{key}: got the YAML boolean {str(value).lower()}, not text (YAML reads unquoted yes/no/on/off/true/false as booleans); "
+            f"quote it, e.g. {loc[-1]}: \"Yes\""
+        )
     return f"{key}: {err['msg'][0].lower()}{err['msg'][1:]}, got {value!r}"
 
 

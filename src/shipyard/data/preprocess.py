@@ -62,10 +62,10 @@ def _imputer(spec: PrepareSpec, seed: int) -> Any:
 
 
 def frequent_categories(schema: list[Column], train_input: pd.DataFrame, min_frequency: int) -> list[list[str]]:
-    """Per categorical column, the sorted categories with at least ``min_frequency`` training rows."""
+    """Per categorical (or boolean) column, the sorted categories with at least ``min_frequency`` training rows."""
     out = []
     for col in schema:
-        if col.kind == "categorical":
+        if col.is_text:
             counts = train_input[col.onnx_name].value_counts()
             out.append(sorted(counts.index[counts >= min_frequency].tolist()))
     return out
@@ -93,7 +93,7 @@ def build_preprocessor(
         Output: dense ndarray of shape (n_rows, n_features).
     """
     numeric = [c.onnx_name for c in schema if c.kind == "numeric"]
-    categorical = [c.onnx_name for c in schema if c.kind == "categorical"]
+    categorical = [c.onnx_name for c in schema if c.is_text]  # categorical and boolean columns
     n_rows = None if train_input is None else len(train_input)
     parts = []
     if numeric:
@@ -144,7 +144,7 @@ def output_sources(preprocessor: ColumnTransformer, schema: list[Column]) -> lis
 
 
 def record_categories(schema: list[Column], train_input: pd.DataFrame) -> None:
-    """Store the categories seen in the training split in each categorical column."""
+    """Store the categories seen in the training split in each categorical and boolean column."""
     for col in schema:
-        if col.kind == "categorical":
+        if col.is_text:
             col.categories = sorted(set(train_input[col.onnx_name]))

@@ -23,6 +23,7 @@ from shipyard.evaluation.curves import (  # noqa: E402
     threshold_curve,
 )
 from shipyard.evaluation.leaderboard import NETWORK, TITLES  # noqa: E402
+from shipyard.report.findings import test_rows_sentence  # noqa: E402
 from shipyard.report.sections import (  # noqa: E402
     Figure,
     ReportContext,
@@ -131,7 +132,7 @@ def metrics_section(ctx: ReportContext) -> Section | None:
     ci = metrics.get("test_ci", {})
     boot = metrics.get("bootstrap", {})
     rows = [[name, format_ci(ci.get(name) or {"value": value}, 4)] for name, value in metrics["test"].items()]
-    text = f"{metrics['split']['test']} test rows, never seen in training or model selection."
+    text = test_rows_sentence(ctx)
     if boot.get("samples"):
         text += f" Intervals: {boot['confidence']:.0%} percentile bootstrap over {boot['samples']} resamples of the test rows (seed {boot['seed']})."
     return Section(paragraphs=[text], tables=[Table(["metric", "network"], rows)])
@@ -249,6 +250,8 @@ def calibration_section(ctx: ReportContext) -> Section | None:
             f"{temp['validation_nll_after']:.4f} and the validation ECE from {temp['validation_ece_before']:.4f} to {temp['validation_ece_after']:.4f}; "
             "the test numbers here are of the calibrated network the bundle serves."
         )
+        if temp.get("warning"):
+            paragraphs.append(f"Warning: {temp['warning']}.")
     else:
         paragraphs.append("No temperature scaling (evaluate.calibration.temperature_scaling: false); the bundle serves the network's own probabilities.")
     return Section(paragraphs=paragraphs, tables=[Table(["measure", "value", "meaning"], rows)], figures=[Figure.from_matplotlib(fig, "Reliability diagram of the test rows and how many rows fall in each bin.")])

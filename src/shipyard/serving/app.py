@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from shipyard import __version__
 from shipyard.errors import InputError
 from shipyard.predictor import Predictor
-from shipyard.schema import Column
+from shipyard.schema import MISSING_CATEGORY, Column
 from shipyard.serving.access_log import AccessLog, configure_access_log
 from shipyard.serving.auth import BearerAuth
 from shipyard.serving.batching import MicroBatcher
@@ -35,22 +35,45 @@ INLINE_RECORDS = 64
 """Requests with at most this many records are coerced on the event loop; larger ones on a worker thread."""
 
 
-def record_model(schema: list[Column]) -> type[BaseModel]:
+def record_model(schema: list[Column], ignored: dict[str, str] | None = None) -> type[BaseModel]:
     """Build the pydantic model of one input record from the bundle's schema.
 
-    Every column is required; ``null`` means a missing value (imputed for
-    numeric columns, its own category for categorical ones).
+    Every input column is required; ``null`` means a missing value (imputed
+    for numeric columns; for categorical and boolean ones
+    :data:`shipyard.schema.MISSING_RULE`). Values are read by
+    :func:`shipyard.schema.coerce`, as in training and batch prediction.
+
+    Parameters
+    ----------
+    schema : list of Column
+    ignored : dict of str to str, optional
+        Columns of the training data that the model does not use (dropped as
+        identifiers, constant, or the split's group column) with the reason:
+        a record may still carry them, as the training file did; they are ignored.
     """
     fields: dict[str, Any] = {}
     for col in schema:
         if col.kind == "numeric":
             fields[col.onnx_name] = (float | None, Field(..., alias=col.name, strict=True, allow_inf_nan=False, description="number; null if missing"))
+        elif col.kind == "boolean":
+            fields[col.onnx_name] = (
+                bool | str | int | None,
+                Field(..., alias=col.name, description="boolean: true or false (also yes/no, 1/0); null if missing"),
+            )
         else:
-            shown = ", ".join(repr(c) for c in col.categories[:20]) + (" ..." if len(col.categories) > 20 else "")
+            known = [c for c in col.categories if c != MISSING_CATEGORY]
+            shown = ", ".join(repr(c) for c in known[:20]) + (" ..." if len(known) > 20 else "")
+            missing = "null is its own category" if MISSING_CATEGORY in col.categories else "null is encoded as all zeros (none in training)"
             fields[col.onnx_name] = (
                 str | bool | int | float | None,
-                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and encoded as all zeros"),
+                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and encoded as all zeros; {missing}"),
             )
+    taken = set(fields)
+    for i, (name, why) in enumerate(sorted((ignored or {}).items())):
+        key = f"ignored_{i}"
+        while key in taken:
+            key += "_"
+        fields[key] = (Any, Field(None, alias=name, description=f"ignored: not a model input ({why})"))
     config = ConfigDict(extra="forbid", populate_by_name=False)
     return create_model("Record", __config__=config, **fields)
 
@@ -75,6 +98,8 @@ def warmup_records(schema: list[Column]) -> list[dict[str, Any]]:
         if col.kind == "numeric":
             low, high = getattr(col, "min", None), getattr(col, "max", None)
             typical[col.name] = unseen[col.name] = (low + high) / 2 if low is not None and high is not None else 0.0
+        elif col.kind == "boolean":
+            typical[col.name], unseen[col.name] = True, False
         else:
             typical[col.name] = col.categories[0] if col.categories else None
             unseen[col.name] = "\u2063unseen\u2063"
@@ -114,7 +139,7 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
     settings = settings or ServeSettings(path=str(path))
     predictor = Predictor(path, intra_op_threads=settings.intra_op_threads)
     manifest = predictor.manifest
-    Record = record_model(predictor.schema)
+    Record = record_model(predictor.schema, (manifest.get("preprocessing") or {}).get("dropped_columns"))
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),

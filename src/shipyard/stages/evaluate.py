@@ -14,7 +14,7 @@ import pandas as pd
 
 from shipyard.data.prepared import Prepared
 from shipyard.evaluation.bootstrap import resample_weights
-from shipyard.evaluation.cv import check_cv, cross_validate
+from shipyard.evaluation.cv import check_cv, compare_holdout, cross_validate
 from shipyard.evaluation.diagnosis import diagnose
 from shipyard.evaluation.leaderboard import NETWORK, leaderboard
 from shipyard.evaluation.learning_curve import learning_curve
@@ -106,6 +106,7 @@ class EvaluateStage(Stage):
         if recipe.evaluate.cv:
             ctx.console.log(f"{recipe.evaluate.cv}-fold cross-validation (preparation and network refitted in each fold)")
             metrics["cv"] = cross_validate(recipe, data)
+            metrics["cv"]["holdout"] = compare_holdout(metrics["cv"], metrics["test"], task.primary_metric)
         if recipe.evaluate.learning_curve:
             ctx.console.log("learning curve (network retrained on fractions of the training rows)")
             metrics["learning_curve"] = learning_curve(recipe, data, recipe.evaluate.learning_curve)

@@ -16,7 +16,7 @@ from shipyard.errors import ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, write_bundle
 from shipyard.export.onnx_graph import build_pipeline_onnx
 from shipyard.recipe import Recipe
-from shipyard.schema import onnx_feed
+from shipyard.schema import MISSING_RULE, missing_numeric_rule, onnx_feed
 from shipyard.stages.base import RunContext, Stage, register_stage
 from shipyard.tasks import get_task
 
@@ -61,6 +61,7 @@ def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[s
         "task": task.name,
         "model_file": "model.onnx",
         "inputs": [c.to_dict() for c in prepared.schema],
+        "missing_values": {"numeric": missing_numeric_rule(recipe.prepare.numeric_imputer), "categorical": MISSING_RULE},
         "outputs": task.manifest_outputs(prepared),
         "labels": prepared.labels,
         "positive_label": metrics.get("positive_label"),
