@@ -211,10 +211,10 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
             output = await run_in_threadpool(model.run, model_input)
             metrics.batch_records.observe(model_input.n_rows)
         unseen = model.unseen(model_input)
-        for column, values in unseen.items():
-            metrics.unseen.labels(column).inc(len(values))
+        for column, count in unseen.items():
+            metrics.unseen.labels(column).inc(count)
         metrics.records.inc(model_input.n_rows)
-        body = model.task.response(output, model.decisions(output), model.labels, model.name, model.warnings_from(unseen))
+        body = model.task.response(output, model.decisions(output), model.labels, model.name, model.warnings(model_input) if unseen else [])
         body["version"] = model.version
         return Response(orjson.dumps(body), media_type="application/json")
 
