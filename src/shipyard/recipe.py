@@ -280,6 +280,11 @@ class PruneSpec(Section):
 
     amount: float = Field(0.5, gt=0.0, lt=1.0, description="Fraction of the hidden units of every pruned layer that is removed.")
     fine_tune_epochs: int = Field(3, ge=0, description="Epochs of fine-tuning after pruning (the train section's optimizer, batch size and early stopping).")
+    learning_rate: float | None = Field(
+        None,
+        gt=0.0,
+        description="Fine-tuning learning rate; default a tenth of train.learning_rate (a pruned network starts close to a good solution).",
+    )
 
 
 class DistillSpec(Section):
@@ -292,7 +297,7 @@ class DistillSpec(Section):
     )
     temperature: float = Field(4.0, gt=0.0, description="Softmax temperature T of the soft targets (the soft term is scaled by T²).")
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the soft-target term; 1 - alpha weighs the true labels (0: no distillation).")
-    epochs: int = Field(30, ge=1, description="Training epochs of each student (with the train section's early stopping).")
+    epochs: int = Field(100, ge=1, description="Most training epochs of each student (the train section's early stopping ends it sooner).")
 
     @model_validator(mode="after")
     def _positive_sizes(self) -> "DistillSpec":

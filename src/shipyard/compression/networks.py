@@ -67,15 +67,21 @@ def _finish(recipe: Recipe, prepared: Prepared, network: nn.Module) -> tuple[nn.
     return scaled, {"temperature_scaling": info}
 
 
-def _with_epochs(recipe: Recipe, epochs: int) -> Recipe:
-    """The recipe with ``train.epochs`` replaced (a copy; the run's recipe is untouched)."""
+def _with_epochs(recipe: Recipe, epochs: int, learning_rate: float | None = None) -> Recipe:
+    """The recipe with ``train.epochs`` (and the learning rate) replaced (a copy; the run's recipe is untouched)."""
     copy = recipe.model_copy(deep=True)
     copy.train.epochs = epochs
+    if learning_rate is not None:
+        copy.train.learning_rate = learning_rate
     return copy
 
 
 def prune(recipe: Recipe, prepared: Prepared, network: nn.Module, spec: PruneSpec) -> SmallNetwork:
     """Remove a fraction of the trained network's hidden units by group L2 norm, then fine-tune it.
+
+    Fine-tuning uses ``spec.learning_rate``, by default a tenth of the training rate: the pruned
+    network starts close to a good solution, and a lower rate for retraining after pruning is the
+    usual practice (Han et al. 2015, "Learning both Weights and Connections for Efficient Neural Networks").
 
     Parameters
     ----------
@@ -110,7 +116,9 @@ def prune(recipe: Recipe, prepared: Prepared, network: nn.Module, spec: PruneSpe
     task = get_task(recipe.task)
     torch.manual_seed(recipe.seed)  # dropout during fine-tuning
     if spec.fine_tune_epochs > 0:
-        finished, result = train_network(_with_epochs(recipe, spec.fine_tune_epochs), prepared, network=pruned)
+        rate = spec.learning_rate if spec.learning_rate is not None else recipe.train.learning_rate / 10
+        info["learning_rate"] = rate
+        finished, result = train_network(_with_epochs(recipe, spec.fine_tune_epochs, rate), prepared, network=pruned)
         info["epochs_run"], info["best_epoch"] = len(result.history), result.best_epoch
     else:
         finished = task.finish(pruned.eval(), prepared)

@@ -91,7 +91,13 @@ def merge_pipeline(pre: onnx.ModelProto, net: onnx.ModelProto) -> onnx.ModelProt
     onnx.ModelProto
         One opset import per domain, checked with ``onnx.checker.check_model(full_check=True)``.
     """
-    net = one_opset_per_domain(net, drop_unused=True)
+    net = one_opset_per_domain(copy.deepcopy(net), drop_unused=True)
+    # Shape inference (onnxruntime's quantization pre-processing) lists the output among the value infos;
+    # add_prefix would then rename the graph's output with them.
+    outputs = {o.name for o in net.graph.output}
+    kept = [info for info in net.graph.value_info if info.name not in outputs]
+    del net.graph.value_info[:]
+    net.graph.value_info.extend(kept)
     opset = next(o.version for o in net.opset_import if o.domain in ("", "ai.onnx"))
     pre = _align(copy.deepcopy(pre), opset, max(net.ir_version, pre.ir_version))
     net.ir_version = pre.ir_version
