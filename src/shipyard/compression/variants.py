@@ -88,7 +88,7 @@ def build(
     network: Any,
     parameters: int,
     formats: list[str],
-    calibration: np.ndarray | None,
+    calibration: np.ndarray | str,
 ) -> list[Variant]:
     """Export one network as an fp32 bundle graph, check it against PyTorch, and make each lower-precision graph.
 
@@ -102,8 +102,9 @@ def build(
     parameters : int
     formats : list of str
         Transforms to apply (:data:`shipyard.compression.formats.FORMATS`).
-    calibration : ndarray of shape (n_rows, n_features) or None
-        Preprocessed training rows for static quantization (None: too few, the variant fails with the reason).
+    calibration : ndarray of shape (n_rows, n_features), or str
+        Preprocessed training rows for static quantization, or why there are none (the int8_static
+        variant then fails with that reason).
 
     Returns
     -------
@@ -131,9 +132,9 @@ def build(
             variant.status, variant.error = "failed", f"its fp32 graph failed ({fp32.error})"
             continue
         try:
-            if fmt == "int8_static" and calibration is None:
-                raise FormatError("int8_static: no calibration rows")
-            converted = convert(net_graph, fmt, calibration)
+            if fmt == "int8_static" and isinstance(calibration, str):
+                raise FormatError(f"int8_static: {calibration}")
+            converted = convert(net_graph, fmt, None if isinstance(calibration, str) else calibration)
             variant.payload = graph_payload(merge_pipeline(pre, converted), prepared, task.name)
         except ShipyardError as exc:
             variant.status, variant.error = "failed", exc.one_line()

@@ -105,17 +105,18 @@ def _networks(ctx: RunContext, spec: CompressSpec, skipped: list[dict[str, str]]
 
 
 def _calibration(ctx: RunContext, spec: CompressSpec) -> Any:
-    """Static quantization's calibration rows, or None (with the reason logged) when there are too few."""
+    """Static quantization's calibration rows, or why there are none (logged) when there are too few."""
     from shipyard.compression.variants import calibration_rows
 
     if "int8_static" not in spec.formats:
-        return None
+        return "not asked for"
     available = len(ctx.data.split.train)
     wanted = spec.calibration_rows
     if min(wanted, available) < MIN_CALIBRATION_ROWS:
         where = f"compress.calibration_rows is {wanted}" if wanted < MIN_CALIBRATION_ROWS else f"the training split holds only {available} rows"
-        ctx.console.log(f"int8_static: skipped: {where}; static quantization needs at least {MIN_CALIBRATION_ROWS} calibration rows")
-        return None
+        reason = f"{where}; static quantization needs at least {MIN_CALIBRATION_ROWS} calibration rows"
+        ctx.console.log(f"int8_static: skipped: {reason}")
+        return reason
     if available < wanted:
         ctx.console.log(f"int8_static: compress.calibration_rows asks for {wanted} rows; the training split holds {available}: calibrating on all of them")
     return calibration_rows(ctx.data, wanted, ctx.recipe.seed)
@@ -227,7 +228,7 @@ def compress(ctx: RunContext) -> dict[str, Any]:
         "eager": eager,
         "threads": THREADS,
         "clock": "batch-1 p50/p99: this thread's CPU time per call (time.thread_time_ns); wall_p50/wall_p99: wall clock",
-        "calibration_rows": None if calibration is None else int(len(calibration)),
+        "calibration_rows": None if isinstance(calibration, str) else int(len(calibration)),
         "tolerance": tolerances,
     }
     _deploy(ctx, result, partial)
