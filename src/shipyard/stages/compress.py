@@ -38,7 +38,7 @@ from shipyard.compression.budget import REFERENCE, select
 from shipyard.compression.formats import MIN_CALIBRATION_ROWS
 from shipyard.compression.measure import THREADS
 from shipyard.data.prepared import Prepared
-from shipyard.errors import RecipeError
+from shipyard.errors import RecipeError, ShipyardError
 from shipyard.export.bundle import write_bundle
 from shipyard.models.registry import model_kind
 from shipyard.recipe import CompressSpec, Recipe
@@ -152,6 +152,9 @@ def compress(ctx: RunContext) -> dict[str, Any]:
     for v in variants:
         if v.status != "ok":
             log(f"{v.name}: failed: {v.error}")
+    reference = next(v for v in variants if v.name == REFERENCE)
+    if reference.status != "ok":
+        raise ShipyardError(f"compress: the trained network's fp32 graph, the reference, failed: {reference.error}", "check the export stage's parity first")
     tolerances = spec.tolerance.model_dump()
     evaluate(recipe, data, variants, tolerances, metric)
 
