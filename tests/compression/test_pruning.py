@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from shipyard.models.pruning import kept_width, prune_mlp, prune_resnet, unit_importance
+from shipyard.models.pruning import kept_width, prune_mlp, unit_importance
 from shipyard.models.registry import build_model, model_kind
 from shipyard.models.specs import MLPSpec, ResNetSpec
 

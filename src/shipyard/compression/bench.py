@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.compression.measure import THREADS, rows_per_second, session, time_calls
+from shipyard.compression.measure import CLOCK, THREADS, rows_per_second, session, time_calls
 from shipyard.export.bundle import read_manifest
 from shipyard.schema import Column, coerce, onnx_feed
 
@@ -262,5 +262,5 @@ def bundle_result(folder: Path, records: pd.DataFrame, spec: Any) -> dict[str, A
         "reference": record["name"],
         "variants": [record],
         "threads": THREADS,
-        "clock": "batch-1 p50/p99: this thread's CPU time per call (time.thread_time_ns); wall_p50/wall_p99: wall clock",
+        "clock": CLOCK,
     }

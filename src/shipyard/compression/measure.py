@@ -22,6 +22,8 @@ import numpy as np
 
 THREADS = 1
 """Threads every measured model runs with."""
+CLOCK = "batch-1 p50/p99: this thread's CPU time per call (time.thread_time_ns); wall_p50/wall_p99: wall clock"
+"""What the latency figures are, as recorded beside them."""
 
 
 def session_options(threads: int = THREADS) -> Any:

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from shipyard.compression.formats import PRECISION, FormatError, convert
 from shipyard.compression.budget import REFERENCE
+from shipyard.compression.formats import PRECISION, FormatError, convert
 from shipyard.data.prepared import Prepared
 from shipyard.errors import ShipyardError
 from shipyard.evaluation.bootstrap import interval, resample_weights, with_intervals

@@ -36,7 +36,7 @@ from typing import Any
 from shipyard.compression.bench import COMPRESSION, VARIANTS, eager_latency, eager_pipeline_latency, measure_bundle, request_latency
 from shipyard.compression.budget import REFERENCE, select
 from shipyard.compression.formats import MIN_CALIBRATION_ROWS
-from shipyard.compression.measure import THREADS
+from shipyard.compression.measure import CLOCK, THREADS
 from shipyard.data.prepared import Prepared
 from shipyard.errors import RecipeError, ShipyardError
 from shipyard.export.bundle import write_bundle
@@ -167,45 +167,8 @@ def compress(ctx: RunContext) -> dict[str, Any]:
         f"measuring {sum(v.status == 'ok' for v in variants)} variant(s): batch-1 latency over {latency.repeats} calls "
         f"({THREADS} thread), throughput at batch {latency.throughput_batch}"
     )
-    records = []
-    for v in variants:
-        record: dict[str, Any] = {
-            "name": v.name,
-            "network": v.network,
-            "format": v.format,
-            "reference": v.reference,
-            "parameters": v.parameters,
-            "status": v.status,
-        }
-        if v.status != "ok":
-            record["error"] = v.error
-            records.append(record)
-            continue
-        network_info = made[v.network]
-        bundle_metrics = {
-            "test": v.record["test"],
-            "positive_label": v.record.get("positive_label"),
-            "decision": v.record.get("decision"),
-            "calibration": {"temperature_scaling": network_info.get("temperature_scaling")},
-        }
-        manifest = _manifest(recipe, data, bundle_metrics, v.record["parity"], {"name": v.name, "network": v.network, "format": v.format})
-        write_bundle(partial / v.name, {"model.onnx": v.payload}, manifest)
-        record.update({k: v.record[k] for k in ("parity", "validation", "test", "test_ci", "decision") if k in v.record})
-        if "delta_test_ci" in v.record:
-            record["delta_test_ci"] = v.record["delta_test_ci"]
-        record.update(measure_bundle(partial / v.name, records_frame, latency.repeats, latency.warmup, 0, latency.throughput_batch))
-        record["file"] = f"{VARIANTS}/{v.name}/model.onnx"
-        records.append(record)
-
-    eager = {
-        "network": {
-            **eager_latency(ctx.network, task, data.X["test"], latency.repeats, latency.warmup, latency.throughput_batch),
-            "parameters": networks[0][2],
-        },
-        "network_with_preprocessing": eager_pipeline_latency(
-            ctx.network, task, data.preprocessor, data.model_input.iloc[data.split.test], max(latency.repeats // 10, 10), latency.warmup // 10
-        ),
-    }
+    records = [_write_and_measure(ctx, v, made[v.network], partial, records_frame) for v in variants]
+    eager = _eager(ctx, networks[0][2])
     selection = select(records, metric, spec.budget.max_drop, spec.budget.objective)
     if latency.request_repeats:
         # The request path (coercion + session + warnings) is timed for fp32 and the deployed variant; `shipyard bench RUN` times every variant.
@@ -230,7 +193,7 @@ def compress(ctx: RunContext) -> dict[str, Any]:
         "networks": made,
         "eager": eager,
         "threads": THREADS,
-        "clock": "batch-1 p50/p99: this thread's CPU time per call (time.thread_time_ns); wall_p50/wall_p99: wall clock",
+        "clock": CLOCK,
         "calibration_rows": None if isinstance(calibration, str) else int(len(calibration)),
         "tolerance": tolerances,
     }
@@ -250,10 +213,36 @@ def compress(ctx: RunContext) -> dict[str, Any]:
     return result
 
 
-def _manifest(recipe: Recipe, data: Prepared, metrics: dict[str, Any], parity: dict[str, Any], variant: dict[str, str]) -> dict[str, Any]:
+def _write_and_measure(ctx: RunContext, v: Any, network_info: dict[str, Any], partial: Path, records: Any) -> dict[str, Any]:
+    """Write a built variant as a bundle in ``partial/<name>/`` and measure it; the variant's ``compression.json`` record."""
     from shipyard.stages.export import bundle_manifest
 
-    return {**bundle_manifest(recipe, data, metrics, parity), "variant": variant}
+    record: dict[str, Any] = {"name": v.name, "network": v.network, "format": v.format, "reference": v.reference, "parameters": v.parameters, "status": v.status}
+    if v.status != "ok":
+        return {**record, "error": v.error}
+    metrics = {
+        "test": v.record["test"],
+        "positive_label": v.record.get("positive_label"),
+        "decision": v.record.get("decision"),
+        "calibration": {"temperature_scaling": network_info.get("temperature_scaling")},
+    }
+    manifest = {**bundle_manifest(ctx.recipe, ctx.data, metrics, v.record["parity"]), "variant": {"name": v.name, "network": v.network, "format": v.format}}
+    write_bundle(partial / v.name, {"model.onnx": v.payload}, manifest)
+    record.update({k: v.record[k] for k in ("parity", "validation", "test", "test_ci", "delta_test_ci", "decision") if k in v.record})
+    latency = compress_spec(ctx.recipe).latency
+    record.update(measure_bundle(partial / v.name, records, latency.repeats, latency.warmup, 0, latency.throughput_batch))
+    record["file"] = f"{VARIANTS}/{v.name}/model.onnx"
+    return record
+
+
+def _eager(ctx: RunContext, parameters: int) -> dict[str, Any]:
+    """PyTorch eager fp32 of the trained network: on preprocessed features, and with scikit-learn's transform of the raw row."""
+    latency, data = compress_spec(ctx.recipe).latency, ctx.data
+    network = eager_latency(ctx.network, ctx.task, data.X["test"], latency.repeats, latency.warmup, latency.throughput_batch)
+    with_preprocessing = eager_pipeline_latency(
+        ctx.network, ctx.task, data.preprocessor, data.model_input.iloc[data.split.test], max(latency.repeats // 10, 10), latency.warmup // 10
+    )
+    return {"network": {**network, "parameters": parameters}, "network_with_preprocessing": with_preprocessing}
 
 
 def _deploy(ctx: RunContext, result: dict[str, Any], partial: Path) -> None:
