@@ -134,24 +134,34 @@ def compression_section(ctx: ReportContext) -> Section | None:
 
 
 def _pareto(ok: list[dict], result: dict, metric: str) -> Figure:
+    from matplotlib.lines import Line2D
+
     higher = metric not in LOWER_IS_BETTER
     points = [(v["latency"]["session"]["p50"], v["test"][metric]) for v in ok]
     sizes = np.array([v["bytes"] for v in ok], dtype=float)
-    area = 40 + 800 * sizes / sizes.max()
+    area = 30 + 900 * sizes / sizes.max()
+    selected, reference = result["selected"], result.get("reference", "fp32")
+    colors = ["#c44e52" if v["name"] == selected else ("#55a868" if v["name"] == reference else "#4c72b0") for v in ok]
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    colors = ["#c44e52" if v["name"] == result["selected"] else ("#55a868" if v["name"] == "fp32" else "#4c72b0") for v in ok]
     ax.scatter([p[0] for p in points], [p[1] for p in points], s=area, c=colors, alpha=0.6, edgecolors="black", linewidths=0.5)
     front = pareto_front(points, higher)
-    ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--", color="grey", linewidth=1, label="Pareto front")
-    for v, (x, y) in zip(ok, points):
-        ax.annotate(v["name"], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--", color="grey", linewidth=1)
+    # Name the variants on the front, the deployed one and fp32; the table names the rest.
+    named = sorted(set(front) | {i for i, v in enumerate(ok) if v["name"] in (selected, reference)})
+    for k, i in enumerate(named):
+        ax.annotate(ok[i]["name"], points[i], fontsize=7, xytext=(6, 6 if k % 2 == 0 else -10), textcoords="offset points")
     latencies = [p[0] for p in points]
     wide = max(latencies) > 3 * min(latencies)
     if wide:
         ax.set_xscale("log")
     ax.set_xlabel("batch-1 latency p50 (µs, thread CPU time" + (", log scale)" if wide else ")"))
     ax.set_ylabel(f"test {metric}")
-    ax.legend(loc="best", fontsize=8)
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color="#c44e52", label=f"deployed ({selected})"),
+        Line2D([], [], marker="o", linestyle="", color="#55a868", label="ONNX fp32"),
+        Line2D([], [], linestyle="--", color="grey", label="Pareto front"),
+    ]
+    ax.legend(handles=handles, loc="best", fontsize=8)
     return Figure.from_matplotlib(
-        fig, f"Latency against test {metric}; marker area proportional to the file size; red: deployed, green: ONNX fp32; dashed: the Pareto front."
+        fig, f"Latency against test {metric}, one marker per variant; marker area proportional to the file size; dashed: the Pareto front (no variant is both faster and better)."
     )
