@@ -85,6 +85,10 @@ def run(
     parity = metrics["parity"]
     delta = "|Δ value|" if "confusion_matrix" not in metrics else "|Δp|"
     out.print(f"ONNX parity: max {delta} = {parity['max_abs_diff']:.2e} on {parity['rows']} test rows (tolerance {parity['tolerance']:g})")
+    if (result.path / "compression.json").is_file():
+        import json
+
+        _print_compression(json.loads((result.path / "compression.json").read_text(encoding="utf-8")))
     latest = result.path.parent / "latest"
     out.print(f"run:     {result.path}")
     out.print(f"latest:  {latest}")
@@ -409,6 +413,98 @@ def _print_explanation(result: dict[str, Any]) -> None:
     out.print(f"surrogate tree (depth {sur['depth']}, {sur['leaves']} leaves): fidelity {sur['fidelity']:.3f} ({sur['fidelity_metric']})", highlight=False)
     for line in result.get("findings", []):
         out.print(f"• {line}", highlight=False)
+
+
+@app.command()
+@_user_errors
+def compress(
+    path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest or runs/NAME/<timestamp>)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages."),
+) -> None:
+    """Compress a finished run's network (int8, float16, pruning, distillation) and deploy the best variant within the budget."""
+    from shipyard.compression.bench import COMPRESSION
+    from shipyard.export.bundle import read_manifest
+    from shipyard.rundir import resolve_run
+    from shipyard.stages import RunContext, get_stage
+    from shipyard.stages.compress import check_compress
+    from shipyard.stages.compress import compress as compress_run
+
+    run_dir = resolve_run(path)
+    status = run_dir.read_json("run.json").get("status")
+    if status == "running":
+        raise ShipyardError(f"{run_dir.path}: the run is still running", "wait for it to finish, then compress it")
+    read_manifest(run_dir.path)  # a run without a bundle, or with a modified one, is refused here
+    ctx = RunContext.from_run(run_dir, console=Console(stderr=True, quiet=quiet, log_path=False))  # nothing refitted
+    check_compress(ctx.recipe, ctx.data)
+    result = compress_run(ctx)
+    get_stage("report").run(ctx)
+    _print_compression(result)
+    err.print(f"wrote {run_dir.path / COMPRESSION}, {run_dir.path / 'compression'}/ and {run_dir.bundle}")
+
+
+def _print_compression(result: dict[str, Any]) -> None:
+    """The variants table, what failed, and which variant is deployed and why."""
+    from shipyard.compression.bench import table
+
+    wide = out if out.is_terminal else Console(width=160)  # a log or a pipe: no truncated columns
+    wide.print(table(result))
+    for item in result.get("skipped", []):
+        out.print(f"• {item['name']} not made: {item['reason']}", highlight=False)
+    for variant in result["variants"]:
+        if variant.get("status") != "ok":
+            out.print(f"• {variant['name']} failed: {variant.get('error', '')}", highlight=False)
+    out.print(f"deployed: {result['selected']} ({result['reason']})", highlight=False)
+
+
+@app.command()
+@_user_errors
+def bench(
+    path: Path = typer.Argument(..., help="Run directory (its variants in compression/, or its bundle) or bundle folder."),
+    data: Path = typer.Option(None, "--data", help="Records to time a bundle on (CSV, Parquet, JSON Lines); default: the run's test rows, or records made from the schema."),
+    repeats: int = typer.Option(None, "--repeats", min=10, help="Timed batch-1 calls per variant; default compress.latency.repeats (2000)."),
+    request_repeats: int = typer.Option(None, "--request-repeats", min=0, help="Timed calls through shipyard.load (the server's request path); 0 skips."),
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write the JSON (default: the run's compression.json, or ./compression.json for a bundle)."),
+) -> None:
+    """Measure a run's compressed variants (or one bundle): size, batch-1 latency, request-path latency, throughput; print the table."""
+    from shipyard.compression.bench import COMPRESSION, bundle_result, remeasure, synthetic_records
+    from shipyard.data.loading import load_table
+    from shipyard.export.bundle import read_manifest
+    from shipyard.recipe import LatencySpec
+    from shipyard.rundir import RunDir, resolve_run
+    from shipyard.schema import Column
+    from shipyard.stages import RunContext
+    from shipyard.stages.compress import compress_spec
+
+    try:
+        run_dir = resolve_run(path)
+    except ShipyardError:
+        run_dir = None
+    ctx = None
+    if run_dir is not None:
+        read_manifest(run_dir.path)
+        ctx = RunContext.from_run(run_dir)
+    spec = compress_spec(ctx.recipe).latency.model_copy() if ctx is not None else LatencySpec()
+    if repeats is not None:
+        spec.repeats = repeats
+    if request_repeats is not None:
+        spec.request_repeats = request_repeats
+    if data is not None:
+        records = load_table(str(data), role="--data")
+    elif ctx is not None:
+        records = ctx.data.frame.iloc[ctx.data.split.test][ctx.data.features]
+    else:
+        records = synthetic_records([Column.from_dict(c) for c in read_manifest(path)[1]["inputs"]])
+    if ctx is not None and (run_dir.path / COMPRESSION).is_file():
+        result = remeasure(run_dir.read_json(COMPRESSION), run_dir.path, records, spec, ctx.network, ctx.task, ctx.data.X["test"])
+        target = output or run_dir.path / COMPRESSION
+    else:
+        result = bundle_result(run_dir.bundle if run_dir is not None else path, records, spec)
+        target = output or Path(COMPRESSION)
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    RunDir(target.parent).write_json(target.name, result)
+    _print_compression(result)
+    err.print(f"wrote {target}")
 
 
 @app.command()

@@ -64,6 +64,12 @@ def write_predictions(run_dir: RunDir, rows: np.ndarray, y_true: np.ndarray, pre
 def evaluate(recipe: Recipe, task: Task, data: Prepared, network: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The network's test metrics, their bootstrap CIs and the leaderboard of baselines on the same split.
 
+    Parameters
+    ----------
+    network : nn.Module or ModelOutputs
+        The finished network, or any model's outputs (:mod:`shipyard.evaluation.outputs`,
+        e.g. a compressed ONNX variant on the raw rows): scored by the same code.
+
     Returns
     -------
     (dict, dict)

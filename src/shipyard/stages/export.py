@@ -41,9 +41,35 @@ def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[s
     """
     task = get_task(recipe.task)
     onnx_model = build_pipeline_onnx(prepared.preprocessor, prepared.schema, task.export_head(model), prepared.n_features, recipe.export.opset, task.output)
-    # The labels and task also travel inside the hashed graph, so an edited manifest cannot relabel the outputs.
-    onnx.helper.set_model_props(onnx_model, {GRAPH_LABELS: json.dumps([str(label) for label in prepared.labels]), GRAPH_TASK: task.name})
-    payload = onnx_model.SerializeToString()
+    payload = graph_payload(onnx_model, prepared, task.name)
+    parity = check_parity(recipe, prepared, model, payload)
+    write_bundle(bundle, {"model.onnx": payload}, bundle_manifest(recipe, prepared, metrics, parity))
+    return parity
+
+
+def graph_payload(onnx_model: onnx.ModelProto, prepared: Prepared, task_name: str) -> bytes:
+    """The serialized graph, with the labels and task recorded inside it.
+
+    They travel inside the hashed graph, so an edited manifest cannot relabel the outputs.
+    """
+    onnx.helper.set_model_props(onnx_model, {GRAPH_LABELS: json.dumps([str(label) for label in prepared.labels]), GRAPH_TASK: task_name})
+    return onnx_model.SerializeToString()
+
+
+def check_parity(recipe: Recipe, prepared: Prepared, model: nn.Module, payload: bytes) -> dict[str, Any]:
+    """Compare an exported pipeline (raw test rows through onnxruntime) with the PyTorch network (preprocessed rows).
+
+    Returns
+    -------
+    dict
+        ``max_abs_diff``, ``tolerance`` (the task's, from ``export.parity_tolerance``) and ``rows``.
+
+    Raises
+    ------
+    ParityError
+        If any test row's outputs differ by more than the tolerance.
+    """
+    task = get_task(recipe.task)
     session = ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
     test_input = prepared.model_input.iloc[prepared.split.test]
     (onnx_output,) = session.run([task.output], onnx_feed(test_input, prepared.schema))
@@ -55,8 +81,21 @@ def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[s
             f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the test split (tolerance {tolerance:g})",
             "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
         )
-    parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(test_input))}
-    manifest = {
+    return {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(test_input))}
+
+
+def bundle_manifest(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
+    """The manifest fields of a bundle (``write_bundle`` adds the files, versions and format).
+
+    Parameters
+    ----------
+    metrics : dict
+        The model's ``test`` metrics, ``positive_label``, ``decision`` and ``calibration`` (as ``metrics.json``).
+    parity : dict
+        Its parity check.
+    """
+    task = get_task(recipe.task)
+    return {
         "name": recipe.name,
         "task": task.name,
         "model_file": "model.onnx",
@@ -72,8 +111,6 @@ def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[s
         "preprocessing": prepared.steps,
         "decision": metrics.get("decision"),
     }
-    write_bundle(bundle, {"model.onnx": payload}, manifest)
-    return parity
 
 
 @register_stage

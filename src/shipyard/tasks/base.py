@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from shipyard.data.prepared import Prepared
+    from shipyard.evaluation.outputs import ModelOutputs
     from shipyard.recipe import Recipe
 
 
@@ -143,6 +144,17 @@ class Task(ABC):
     def fit_targets(self, prepared: "Prepared") -> tuple[np.ndarray, np.ndarray]:
         """Targets of the rows the network is fitted on (``prepared.y_fit``) and of the validation rows, as trained on."""
 
+    @abstractmethod
+    def distillation_loss(self, recipe: "Recipe", prepared: "Prepared", temperature: float, alpha: float) -> "nn.Module":
+        """The loss that trains a student on the teacher's outputs and the true targets (Hinton et al. 2015).
+
+        Returns
+        -------
+        nn.Module
+            ``loss(output (batch, n_outputs), target (batch,), teacher_output (batch, n_outputs)) -> scalar``;
+            outputs are in the space the network is trained in (logits, or standardised values).
+        """
+
     def finish(self, network: "nn.Module", prepared: "Prepared") -> "nn.Module":
         """The trained network as evaluated and exported (e.g. rescaled to the target's units). Default: unchanged."""
         return network
@@ -170,12 +182,24 @@ class Task(ABC):
         """Simple scikit-learn models fitted on the same preprocessed rows, predicting the test rows."""
 
     @abstractmethod
-    def evaluate(self, recipe: "Recipe", prepared: "Prepared", network: "nn.Module") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """Test metrics and what belongs beside them, and every model's test outputs (for the leaderboard)."""
+    def evaluate(self, recipe: "Recipe", prepared: "Prepared", model: "nn.Module | ModelOutputs") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Test metrics and what belongs beside them, and every model's test outputs (for the leaderboard).
 
-    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared") -> float:
-        """Largest accepted |ONNX - PyTorch| output difference."""
-        return recipe.export.parity_tolerance
+        Parameters
+        ----------
+        model : nn.Module or ModelOutputs
+            A finished network, or any model's outputs on the parts of the data
+            (:mod:`shipyard.evaluation.outputs`, e.g. an ONNX variant run on the raw rows):
+            both are scored by the same code.
+        """
+
+    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared", tolerance: float | None = None) -> float:
+        """Largest accepted output difference: ``tolerance`` (default ``export.parity_tolerance``, |ONNX - PyTorch|) in output units."""
+        return recipe.export.parity_tolerance if tolerance is None else tolerance
+
+    @abstractmethod
+    def metric_names(self, prepared: "Prepared") -> list[str]:
+        """Names of the test metrics :meth:`scores` returns for this data (what a budget or a verdict may name)."""
 
     @abstractmethod
     def manifest_outputs(self, prepared: "Prepared") -> dict[str, Any]:

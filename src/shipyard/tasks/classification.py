@@ -113,6 +113,11 @@ class Classification(Task):
         imbalance = recipe.imbalance
         return build_loss(imbalance.loss, imbalance.class_weight, prepared.y_fit, len(prepared.labels), imbalance.focal_gamma)
 
+    def distillation_loss(self, recipe: "Recipe", prepared: "Prepared", temperature: float, alpha: float) -> "nn.Module":
+        from shipyard.training.losses import DistillationLoss, SoftTargetKL
+
+        return DistillationLoss(self.loss(recipe, prepared), SoftTargetKL(temperature), alpha)
+
     def train_metric(self, prepared: "Prepared") -> tuple[str, Any]:
         from shipyard.training.losses import accuracy, balanced_accuracy
 
@@ -165,17 +170,19 @@ class Classification(Task):
             out[name] = proba
         return out
 
-    def evaluate(self, recipe: "Recipe", prepared: "Prepared", network: "nn.Module") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def evaluate(self, recipe: "Recipe", prepared: "Prepared", model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         from shipyard.evaluation.calibration import calibration_report
         from shipyard.evaluation.metrics import confusion
+        from shipyard.evaluation.outputs import as_outputs
         from shipyard.evaluation.threshold import choose_threshold, per_class_recall
 
+        outputs = as_outputs(self, model, prepared)
         y_test = prepared.y[prepared.split.test]
-        proba = self.predict(network, prepared.X["test"])
+        proba = outputs("test")
         pos = prepared.positive_index
         decision = None
         if recipe.imbalance.threshold.objective != "none" and pos is not None:
-            decision = choose_threshold(recipe, prepared, self.predict(network, prepared.X["validation"]))
+            decision = choose_threshold(recipe, prepared, outputs("validation"))
         threshold = None if decision is None else decision["threshold"]
         counts = np.bincount(prepared.y[prepared.split.train], minlength=len(prepared.labels))
         present = counts[counts > 0]
@@ -192,6 +199,12 @@ class Classification(Task):
             decision["test_at_argmax"] = self.scores(y_test, proba, pos)
             metrics["decision"] = decision
         return metrics, {"network": proba}
+
+    def metric_names(self, prepared: "Prepared") -> list[str]:
+        from shipyard.evaluation.metrics import SCALAR_KEYS
+
+        weighted = ["precision_weighted", "recall_weighted", "f1_weighted"] if len(prepared.labels) > 2 else []
+        return [*SCALAR_KEYS, "balanced_accuracy", *weighted]
 
     def manifest_outputs(self, prepared: "Prepared") -> dict[str, Any]:
         return {self.output: {"dtype": "float32", "shape": ["batch", len(prepared.labels)]}}

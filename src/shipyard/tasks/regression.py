@@ -93,6 +93,14 @@ class Regression(Task):
 
         return SqueezedLoss(recipe.train.loss or "mse")
 
+    def distillation_loss(self, recipe: "Recipe", prepared: "Prepared", temperature: float, alpha: float) -> "nn.Module":
+        # Values have no temperature to soften: the soft term is the squared distance to the teacher's (standardised) values.
+        from torch import nn
+
+        from shipyard.training.losses import DistillationLoss
+
+        return DistillationLoss(self.loss(recipe, prepared), nn.MSELoss(), alpha)
+
     def train_metric(self, prepared: "Prepared") -> tuple[str, Any]:
         from shipyard.training.regression import rmse_in_units, target_scale
 
@@ -146,14 +154,23 @@ class Regression(Task):
         }
         return {name: m.fit(X_train, y_train).predict(X_test) for name, m in models.items()}
 
-    def evaluate(self, recipe: "Recipe", prepared: "Prepared", network: "nn.Module") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def evaluate(self, recipe: "Recipe", prepared: "Prepared", model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        from shipyard.evaluation.outputs import as_outputs
+
         y_test = prepared.y[prepared.split.test]
-        values = self.predict(network, prepared.X["test"])
+        values = as_outputs(self, model, prepared)("test")
         return {"test": self.scores(y_test, values)}, {"network": values}
 
-    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared") -> float:
+    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared", tolerance: float | None = None) -> float:
         # Values are in target units: the tolerance is relative to the target's scale.
-        return recipe.export.parity_tolerance * max(1.0, float(np.abs(prepared.y).max()))
+        base = recipe.export.parity_tolerance if tolerance is None else tolerance
+        return base * max(1.0, float(np.abs(prepared.y).max()))
+
+    def metric_names(self, prepared: "Prepared") -> list[str]:
+        from shipyard.evaluation.metrics import REGRESSION_KEYS
+
+        # mape is defined only when no true value is 0
+        return [k for k in REGRESSION_KEYS if k != "mape" or bool(np.all(np.asarray(prepared.y) != 0))]
 
     def manifest_outputs(self, prepared: "Prepared") -> dict[str, Any]:
         return {self.output: {"dtype": "float32", "shape": ["batch", 1]}}
