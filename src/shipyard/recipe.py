@@ -272,6 +272,12 @@ class ExportSpec(Section):
 
     opset: int = Field(18, ge=18, le=21)
     parity_tolerance: float = Field(1e-5, gt=0.0)
+    input_range_margin: float | None = Field(
+        10.0,
+        gt=0.0,
+        description="The bundle accepts numeric values within the training range widened by this many range widths on each side "
+        "(a record outside gets a per-record error); null accepts any float32 value.",
+    )
 
 
 class Recipe(Section):

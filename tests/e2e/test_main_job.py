@@ -50,7 +50,7 @@ def test_bundle_manifest_hashes_and_no_pickle(breast_cancer_run):
     assert manifest["labels"] == ["benign", "malignant"]
     assert manifest["positive_label"] == "malignant"
     assert len(manifest["inputs"]) == 30 and manifest["inputs"][0] == {
-        "name": "mean radius", "kind": "numeric", "onnx_name": "mean_radius", "dtype": "float32"
+        "name": "mean radius", "kind": "numeric", "onnx_name": "mean_radius", "dtype": "float32", "min": 6.981, "max": 27.22
     }
     digest = hashlib.sha256((bundle / "model.onnx").read_bytes()).hexdigest()
     assert manifest["files"]["model.onnx"]["sha256"] == digest

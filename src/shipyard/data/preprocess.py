@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import KNNImputer, MissingIndicator, SimpleImputer
@@ -144,7 +145,19 @@ def output_sources(preprocessor: ColumnTransformer, schema: list[Column]) -> lis
 
 
 def record_categories(schema: list[Column], train_input: pd.DataFrame) -> None:
-    """Store the categories seen in the training split in each categorical column."""
+    """Store the categories seen in the training split in each categorical column, and the range of each numeric one.
+
+    A numeric column gets ``min`` and ``max``, the smallest and largest finite
+    training value (None when the column is entirely missing there): the
+    bundle accepts values within a margin of this range
+    (:func:`shipyard.schema.accepted_range`), and monitoring compares new
+    records with it.
+    """
     for col in schema:
         if col.kind == "categorical":
             col.categories = sorted(set(train_input[col.onnx_name]))
+        else:
+            values = train_input[col.onnx_name].to_numpy(dtype=np.float32)
+            values = values[np.isfinite(values)]
+            # The shortest decimal that reads back as the float32 value: 0.1634, not 0.16339999437332153.
+            col.min, col.max = (float(str(values.min())), float(str(values.max()))) if len(values) else (None, None)

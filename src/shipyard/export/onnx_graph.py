@@ -61,6 +61,7 @@ def build_pipeline_onnx(
     pre = _align(pre, opset, net.ir_version)
     net = compose.add_prefix(net, "net/", rename_inputs=True, rename_outputs=False)
     merged = compose.merge_models(pre, net, io_map=[(pre.graph.output[0].name, f"net/{FEATURES}")])
+    merged = one_opset_per_domain(merged)
     merged.producer_name = "shipyard"
     onnx.checker.check_model(merged, full_check=True)
     return merged
@@ -92,6 +93,29 @@ def export_network(model: nn.Module, n_features: int, opset: int, output: str) -
             verbose=False,
         )
     return program.model_proto
+
+
+def one_opset_per_domain(model: onnx.ModelProto) -> onnx.ModelProto:
+    """List each operator-set domain once in ``opset_import``, at the highest version imported.
+
+    ``onnx.compose.merge_models`` concatenates the two models' imports, so the
+    default domain appeared twice (``[("ai.onnx.ml", 1), ("", 18), ("", 18)]``);
+    ``onnx.checker`` accepts that, but tools that look the domain up (e.g.
+    onnxruntime's ``quantize_dynamic``: "Failed to find proper ai.onnx
+    domain") refuse the graph. ``"ai.onnx"`` is the default domain ``""``.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The same model, changed in place.
+    """
+    versions: dict[str, int] = {}
+    for entry in model.opset_import:
+        domain = "" if entry.domain == "ai.onnx" else entry.domain
+        versions[domain] = max(versions.get(domain, 0), entry.version)
+    del model.opset_import[:]
+    model.opset_import.extend(onnx.helper.make_opsetid(domain, version) for domain, version in versions.items())
+    return model
 
 
 def _align(model: onnx.ModelProto, opset: int, ir_version: int) -> onnx.ModelProto:

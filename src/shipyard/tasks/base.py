@@ -162,8 +162,24 @@ class Task(ABC):
         """Point metrics of outputs against the truth (scikit-learn's implementations)."""
 
     @abstractmethod
-    def bootstrap_scores(self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
-        """The same metrics over every bootstrap resample (rows of ``weights``)."""
+    def bootstrap_scores(
+        self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, np.ndarray]:
+        """The same metrics over every bootstrap resample (rows of ``weights``), with the same decision rule as :meth:`scores`."""
+
+    def decision(self, recipe: "Recipe", prepared: "Prepared", network: "nn.Module") -> dict[str, Any] | None:
+        """The decision rule chosen on the validation rows (e.g. a tuned threshold), or None for the task's default.
+
+        The one rule behind every number that depends on decided predictions:
+        test metrics and their bootstrap, the confusion matrix, the
+        leaderboard, cross-validation folds, the bundle and the server.
+        Default: None (arg-max, or the value itself).
+        """
+        return None
+
+    def verdict_metrics(self, y_train: np.ndarray) -> list[str]:
+        """The metrics the leaderboard's verdicts compare models on (the first ranks them). Default: the primary metric."""
+        return [self.primary_metric]
 
     @abstractmethod
     def baselines(self, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, seed: int, prepared: "Prepared") -> dict[str, np.ndarray]:
@@ -214,8 +230,15 @@ class Task(ABC):
         """The graph's output as the predictor returns it: (n_rows, n_classes) or (n_rows,)."""
 
     @abstractmethod
-    def response(self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str]) -> dict[str, Any]:
-        """The body of a prediction response (the fields of :meth:`response_model`)."""
+    def response(
+        self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str], errors: dict[int, str] | None = None
+    ) -> dict[str, Any]:
+        """The body of a prediction response (the fields of :meth:`response_model`).
+
+        ``errors`` maps the position of each record that could not be
+        predicted to the reason; those records get null predictions and an
+        entry in the body's ``errors``.
+        """
 
     @abstractmethod
     def response_model(self) -> type:
@@ -223,4 +246,4 @@ class Task(ABC):
 
     @abstractmethod
     def decisions(self, output: np.ndarray, labels: list[Any], positive_index: int | None, threshold: float | None) -> np.ndarray:
-        """The decided prediction of each row: a label (arg-max or the tuned threshold), or the value."""
+        """The decided prediction of each row: a label (arg-max or the tuned threshold; None where the output is not finite), or the value."""

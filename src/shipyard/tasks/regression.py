@@ -129,7 +129,9 @@ class Regression(Task):
 
         return regression_metrics(y, output)
 
-    def bootstrap_scores(self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
+    def bootstrap_scores(
+        self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, np.ndarray]:
         from shipyard.evaluation.bootstrap import regression_stats
 
         return regression_stats(y, output, weights)
@@ -191,8 +193,16 @@ class Regression(Task):
     def decisions(self, output: np.ndarray, labels: list[Any], positive_index: int | None, threshold: float | None) -> np.ndarray:
         return np.asarray(output).reshape(-1)
 
-    def response(self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str]) -> dict[str, Any]:
-        return {"predictions": [float(v) for v in output], "model": model, "warnings": warnings}
+    def response(
+        self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str], errors: dict[int, str] | None = None
+    ) -> dict[str, Any]:
+        errors = errors or {}
+        return {
+            "predictions": [None if i in errors else float(v) for i, v in enumerate(output)],
+            "model": model,
+            "warnings": warnings,
+            "errors": [{"record": i, "detail": why} for i, why in sorted(errors.items())],
+        }
 
     def response_model(self) -> type:
         from shipyard.serving.responses import RegressionResponse
