@@ -161,9 +161,10 @@ def _print_findings(metrics: dict[str, Any]) -> None:
         table.add_column("mean ± std", justify="right")
         table.add_column("folds", justify="right")
         for name, mean in cv["mean"].items():
-            table.add_row(name, f"{mean:.3f} ± {cv['std'][name]:.3f}", " ".join(f"{f['metrics'][name]:.3f}" for f in cv["folds"]))
+            table.add_row(name, f"{_fmt(mean, 3)} ± {_fmt(cv['std'][name], 3)}", " ".join(_fmt(f["metrics"][name], 3) for f in cv["folds"]))
         out.print(table)
-    lines = list(metrics.get("baselines", {}).get("findings", []))
+    lines = list((cv or {}).get("findings", []))
+    lines += metrics.get("baselines", {}).get("findings", [])
     lines += metrics.get("diagnosis", {}).get("findings", [])
     cal = metrics.get("calibration")
     if cal:
@@ -212,8 +213,8 @@ def _print_imbalance(metrics: dict[str, Any]) -> None:
         )
 
 
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None or value != value else f"{value:.4f}"
+def _fmt(value: Any, digits: int = 4) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
 @app.command()
@@ -413,7 +414,7 @@ def _print_explanation(result: dict[str, Any]) -> None:
     table.add_column("column")
     table.add_column("mean |SHAP|", justify="right")
     if perm:
-        table.add_column(f"permutation ({perm['metric']} drop ± std)", justify="right")
+        table.add_column(f"permutation: increase in {perm['metric']} ± std", justify="right")
     for name in sh["ranking"][:12]:
         cells = [name, f"{sh['mean_abs'][name]:.4f}"]
         if perm:

@@ -129,7 +129,7 @@ class PrepareSpec(Section):
     scaler: Literal["standard", "minmax", "robust", "quantile", "power", "none"] = "standard"
     encoder: Literal["onehot", "ordinal"] = "onehot"
     min_frequency: int = Field(
-        1, ge=1, description="onehot: categories with fewer training rows are grouped with unseen ones (all zeros)."
+        1, ge=1, description="Categories with fewer training rows are grouped with unseen ones (all zeros for onehot, -1 for ordinal)."
     )
     drop_duplicates: bool = Field(False, description="Drop exact duplicate rows (else they are kept on one side of the split).")
     drop_constant: bool = Field(True, description="Drop constant columns (reported).")

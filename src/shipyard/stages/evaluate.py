@@ -115,7 +115,7 @@ class EvaluateStage(Stage):
         if "temperature_scaling" in ctx.extras:
             metrics["calibration"]["temperature_scaling"] = ctx.extras["temperature_scaling"]
         training = ctx.training
-        metrics["diagnosis"] = diagnose(training.history, training.best_epoch)
+        metrics["diagnosis"] = diagnose(training.history, training.best_epoch, task.history_units())
         if recipe.evaluate.cv:
             ctx.console.log(f"{recipe.evaluate.cv}-fold cross-validation (preparation and network refitted in each fold)")
             metrics["cv"] = cross_validate(recipe, data)

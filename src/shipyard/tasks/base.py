@@ -139,6 +139,10 @@ class Task(ABC):
     def train_metric(self, prepared: "Prepared") -> tuple[str, Any]:
         """Name and function ``(output, target) -> float`` reported per epoch (in the target's units)."""
 
+    def history_units(self) -> dict[str, str]:
+        """What the per-epoch ``loss`` and metric of ``history.json`` are measured in (named in the overfitting diagnosis). Default: nothing to add."""
+        return {}
+
     @abstractmethod
     def fit_targets(self, prepared: "Prepared") -> tuple[np.ndarray, np.ndarray]:
         """Targets of the rows the network is fitted on (``prepared.y_fit``) and of the validation rows, as trained on."""
@@ -218,6 +222,10 @@ class Task(ABC):
     @abstractmethod
     def surrogate(self, depth: int, seed: int) -> tuple[Any, str]:
         """An unfitted shallow tree to mimic the model, and what its fidelity measures."""
+
+    def describe_fidelity(self, depth: int, fidelity: float) -> str:
+        """A sentence on how well the surrogate tree reproduces the network (its fidelity is agreement on the predicted class)."""
+        return f"The depth-{depth} surrogate tree agrees with the network's predicted class on {fidelity:.1%} of the test rows"
 
     @abstractmethod
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:

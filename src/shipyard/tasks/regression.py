@@ -99,6 +99,10 @@ class Regression(Task):
         _, std = target_scale(prepared.y[prepared.split.train])
         return "rmse", rmse_in_units(std)
 
+    def history_units(self) -> dict[str, str]:
+        """The loss is computed on the standardised target; the per-epoch RMSE is in the target's units, as the test RMSE."""
+        return {"loss": "on the standardised target", "metric": "in the target's units, like the test RMSE"}
+
     def fit_targets(self, prepared: "Prepared") -> tuple[np.ndarray, np.ndarray]:
         from shipyard.training.regression import target_scale
 
@@ -181,6 +185,10 @@ class Regression(Task):
         from sklearn.tree import DecisionTreeRegressor
 
         return DecisionTreeRegressor(max_depth=depth, random_state=seed), "R² against the network's predictions"
+
+    def describe_fidelity(self, depth: int, fidelity: float) -> str:
+        """The surrogate's fidelity is an R², not a share of rows."""
+        return f"The depth-{depth} surrogate tree explains R² = {fidelity:.3f} of the variance of the network's predictions on the test rows (an R², not a share of rows)"
 
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:
         return np.ravel(output)
