@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -166,13 +167,16 @@ class Tracker:
         mlflow.log_artifacts(str(bundle_path), artifact_path="bundle")
         predictor = Predictor(bundle_path)
         typed = mlflow_pyfunc.as_signature_types(sample, predictor.schema)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            loader_module="shipyard.mlflow_pyfunc",
-            data_path=str(bundle_path),
-            signature=mlflow_pyfunc.signature(predictor.schema),
-            pip_requirements=_requirements(),
-        )
+        with warnings.catch_warnings():
+            # The signature is checked below on training rows, more than an input example would check.
+            warnings.filterwarnings("ignore", message=".*input example was not provided.*")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                loader_module="shipyard.mlflow_pyfunc",
+                data_path=str(bundle_path),
+                signature=mlflow_pyfunc.signature(predictor.schema),
+                pip_requirements=_requirements(),
+            )
         check_round_trip(mlflow.pyfunc.load_model(info.model_uri), predictor, typed, info.model_uri)
         client = mlflow.MlflowClient()
         _retry(lambda: _create_if_absent(mlflow, client, model_name))
