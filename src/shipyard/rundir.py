@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import socket
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from typing import Any
 import yaml
 
 from shipyard.errors import ShipyardError
+from shipyard.jsonsafe import finite
 
 LATEST = "latest"
 RUN_JSON = "run.json"
@@ -116,7 +116,7 @@ class RunDir:
         """Write JSON atomically (NaN is written as null)."""
         target = self.path / name
         tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # per process: another command may reap this run at the same time
-        tmp.write_text(json.dumps(_finite(data), indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(finite(data), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, target)
         return target
 
@@ -242,13 +242,3 @@ def reap_stale_runs(path: str | Path) -> list[str]:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _finite(data: Any) -> Any:
-    if isinstance(data, float) and not math.isfinite(data):
-        return None
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite(v) for v in data]
-    return data

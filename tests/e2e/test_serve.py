@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
+from serving_helpers import served
 from sklearn.datasets import load_breast_cancer
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(breast_cancer_run):
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli", "serve", str(breast_cancer_run.path.parent / "latest"), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.stdout.read()}")
-        time.sleep(0.2)
-    with httpx.Client(base_url=base, timeout=10) as client:
+    with served(breast_cancer_run.path.parent / "latest") as (client, _):
         yield client
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

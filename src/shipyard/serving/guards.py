@@ -17,7 +17,6 @@ Small pieces, each independent of how the request path computes predictions:
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +24,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shipyard.jsonsafe import finite
 
 
 class SafeJSONResponse(JSONResponse):
@@ -36,17 +37,7 @@ class SafeJSONResponse(JSONResponse):
         except UnicodeEncodeError:  # a lone surrogate in a message: \\ud800 escapes are valid JSON text
             return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
         except ValueError:  # NaN or infinity
-            return json.dumps(_finite(content), ensure_ascii=True, separators=(",", ":")).encode("ascii")
-
-
-def _finite(data: Any) -> Any:
-    if isinstance(data, float) and not math.isfinite(data):
-        return None
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite(v) for v in data]
-    return data
+            return json.dumps(finite(content), ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 class BodySizeLimit:
