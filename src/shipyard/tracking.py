@@ -66,7 +66,8 @@ class Tracker:
         for name in ("mlflow", "alembic"):
             logging.getLogger(name).setLevel(logging.WARNING)
         try:
-            mlflow.set_experiment(experiment)
+            # Retried: two runs starting at once may both create a new store's tables or the experiment.
+            _retry(lambda: mlflow.set_experiment(experiment), transient=_STARTUP_RACES)
         except Exception as exc:  # MLflow raises many kinds here: connection, permission, schema
             uri = mlflow.get_tracking_uri()
             reason = " ".join(str(exc).split())[:200]
@@ -245,15 +246,20 @@ def _create_if_absent(mlflow: Any, client: Any, name: str) -> None:
             raise
 
 
-def _retry(write: Any) -> Any:
-    """Run a registry write, retrying what a concurrent writer can make fail (a locked SQLite store, a taken version number)."""
+_WRITE_RACES = ("locked", "unique constraint", "integrityerror", "busy", "deadlock")
+"""What a concurrent writer makes a store write fail with (a locked SQLite store, a version number just taken)."""
+_STARTUP_RACES = _WRITE_RACES + ("alembic", "already exists", "schema")
+"""... and what two processes creating a new store's tables (or one experiment) at once fail with."""
+
+
+def _retry(write: Any, transient: tuple[str, ...] = _WRITE_RACES) -> Any:
+    """Run a store write, retrying (with a random back-off) the failures a concurrent writer can cause."""
     for attempt in range(REGISTRATION_ATTEMPTS):
         try:
             return write()
         except Exception as exc:  # noqa: BLE001  MLflow wraps SQLAlchemy's errors in several ways
             text = str(exc).lower()
-            transient = any(word in text for word in ("locked", "unique constraint", "integrityerror", "busy", "deadlock"))
-            if not transient or attempt == REGISTRATION_ATTEMPTS - 1:
+            if not any(word in text for word in transient) or attempt == REGISTRATION_ATTEMPTS - 1:
                 raise
             time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
     raise AssertionError("unreachable")

@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SHIPYARD = [sys.executable, "-m", "shipyard.cli"]
 
 TINY = """\
@@ -94,13 +93,17 @@ BARRIER = textwrap.dedent(
 
 
 def test_two_runs_of_a_new_recipe_at_once_both_register(tmp_path):
+    import mlflow
     from mlflow import MlflowClient
+
+    mlflow.set_experiment("twins")  # the store and the experiment exist: the race under test is the registration's
 
     (tmp_path / "recipe.yaml").write_text(TINY.format(name="twins", epochs=3))
     (tmp_path / "hook").mkdir()
     (tmp_path / "hook" / "sitecustomize.py").write_text(BARRIER)
     (tmp_path / "barrier").mkdir()
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "hook"), "SHIPYARD_TEST_BARRIER": str(tmp_path / "barrier")}
+    hook = os.pathsep.join(filter(None, [str(tmp_path / "hook"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": hook, "SHIPYARD_TEST_BARRIER": str(tmp_path / "barrier")}
     procs = [
         subprocess.Popen([*SHIPYARD, "run", "recipe.yaml", "-q", "--runs-dir", f"runs{i}"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for i in range(2)
@@ -212,13 +215,28 @@ def test_nullable_integer_columns_round_trip_and_mlflow_models_serve_answers(tmp
 
 @pytest.fixture(scope="module")
 def imbalanced_run(tmp_path_factory):
-    from shipyard.pipeline import run
-    from shipyard.recipe import load_recipe
+    """Noisy, imbalanced (about 1 in 8 positive) data with an F1-tuned threshold that moves many test decisions."""
+    from sklearn.datasets import make_classification
 
-    recipe = load_recipe(EXAMPLES / "imbalanced.yaml")
-    recipe.explain.enabled = False
-    recipe.evaluate.bootstrap.samples = 300
-    return run(recipe, runs_dir=tmp_path_factory.mktemp("runs"), track=False, progress=False)
+    from shipyard.pipeline import run
+    from shipyard.recipe import recipe_from_dict
+
+    X, y = make_classification(n_samples=1500, n_features=6, n_informative=3, weights=[0.88], flip_y=0.05, class_sep=0.8, random_state=0)
+    folder = tmp_path_factory.mktemp("imbalanced")
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(6)]).assign(label=np.where(y == 1, "rare", "common"))
+    frame.to_csv(folder / "imbalanced.csv", index=False)
+    recipe = recipe_from_dict(
+        {
+            "name": "imbalanced-threshold",
+            "data": {"source": "imbalanced.csv", "target": "label", "positive_class": "rare"},
+            "imbalance": {"threshold": {"objective": "f1"}},
+            "train": {"epochs": 40},
+            "evaluate": {"bootstrap": {"samples": 300}},
+            "explain": {"enabled": False},
+        },
+        base_dir=folder,
+    )
+    return run(recipe, runs_dir=folder / "runs", track=False, progress=False)
 
 
 def test_the_tuned_threshold_is_the_rule_of_every_reported_number(imbalanced_run, capsys):
@@ -227,16 +245,17 @@ def test_the_tuned_threshold_is_the_rule_of_every_reported_number(imbalanced_run
 
     metrics = imbalanced_run.metrics
     threshold = metrics["decision"]["threshold"]
+    assert metrics["decision"]["test_at_argmax"]["f1"] != pytest.approx(metrics["test"]["f1"])  # the threshold moves decisions here
     network = metrics["baselines"]["models"]["network"]
     for key, value in metrics["test"].items():
         assert metrics["test_ci"][key]["value"] == pytest.approx(value, nan_ok=True), key
         assert network[key]["value"] == pytest.approx(value, nan_ok=True), key
     predictions = pd.read_csv(imbalanced_run.path / "predictions.csv")
-    proba = predictions[["network:benign", "network:malignant"]].to_numpy()
-    decided = decide(proba, 0, threshold)  # 'benign' is the positive class
-    tp = int(((decided == 0) & (predictions["y_true"] == 0)).sum())
-    assert metrics["confusion_matrix"][0][0] == tp
-    assert metrics["test"]["precision"] == pytest.approx(tp / max(1, int((decided == 0).sum())))
+    proba = predictions[["network:common", "network:rare"]].to_numpy()
+    decided = decide(proba, 1, threshold)
+    tp = int(((decided == 1) & (predictions["y_true"] == 1)).sum())
+    assert metrics["confusion_matrix"][1][1] == tp
+    assert metrics["test"]["precision"] == pytest.approx(tp / max(1, int((decided == 1).sum())))
     _print_metrics(metrics)
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in capsys.readouterr().out.splitlines() if line.count("│") > 3}
     for key in ("f1", "precision", "recall", "accuracy"):
