@@ -65,27 +65,29 @@ def test_a_run_killed_mid_training_is_marked_killed_by_the_next_command(tmp_path
 
 BARRIER = textwrap.dedent(
     """
-    # Both processes wait here before their first registry call, so they make it at the same moment.
+    # Each process waits for the other before its first call of each registry method, so that both look
+    # the registered model up, and then both create it, at the same moment.
     import os, time
     from pathlib import Path
     import mlflow.tracking.client as client_module
 
     _folder = Path(os.environ["SHIPYARD_TEST_BARRIER"])
-    _done = []
+    _passed = set()
 
-    def _barrier():
-        if _done:
+    def _barrier(name):
+        if name in _passed:
             return
-        _done.append(1)
-        (_folder / str(os.getpid())).touch()
+        _passed.add(name)
+        (_folder / name).mkdir(exist_ok=True)
+        (_folder / name / str(os.getpid())).touch()
         deadline = time.monotonic() + 240
-        while len(list(_folder.iterdir())) < 2 and time.monotonic() < deadline:
+        while len(list((_folder / name).iterdir())) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
 
     for _name in ("get_registered_model", "create_registered_model"):
         _original = getattr(client_module.MlflowClient, _name)
-        def _wrapped(self, *args, _original=_original, **kwargs):
-            _barrier()
+        def _wrapped(self, *args, _original=_original, _name=_name, **kwargs):
+            _barrier(_name)
             return _original(self, *args, **kwargs)
         setattr(client_module.MlflowClient, _name, _wrapped)
     """
@@ -110,7 +112,7 @@ def test_two_runs_of_a_new_recipe_at_once_both_register(tmp_path):
     ]
     outcomes = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
     assert [code for code, _ in outcomes] == [0, 0], outcomes
-    assert len(list((tmp_path / "barrier").iterdir())) == 2  # both reached the registry together
+    assert len(list((tmp_path / "barrier" / "create_registered_model").iterdir())) == 2  # both created it at the same moment
     versions = MlflowClient().search_model_versions("name='twins'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
     for i in range(2):
