@@ -87,7 +87,8 @@ def _resumed(resume: str | Path) -> tuple[RunDir, Recipe]:
     record = run.read_json("run.json")
     if record.get("status") == "complete":
         raise ShipyardError(f"{run.path}: the run is complete; nothing to resume", "start a new run with 'shipyard run RECIPE'")
-    if record.get("status") == "running" and record.get("host") == process_identity()["host"] and not process_gone(record):
+    me = process_identity()
+    if record.get("status") == "running" and record.get("host") == me["host"] and record.get("pid") != me["pid"] and not process_gone(record):
         raise ShipyardError(f"{run.path}: the run is still running (pid {record.get('pid')})", "wait for it to end, or stop that process first")
     raw = run.path / "recipe.yaml"
     recipe = recipe_from_dict(yaml.safe_load(raw.read_text(encoding="utf-8")), source=str(raw), base_dir=Path(record.get("recipe_dir") or Path.cwd()))
