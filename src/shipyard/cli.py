@@ -7,6 +7,7 @@ Errors a user can cause print one line (``error: ...``) and exit with status 2;
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -42,6 +43,23 @@ def main(
 ) -> None:
     """Shipyard command line."""
     _state["debug"] = debug
+    _show_warnings()
+
+
+class _WarningLine(logging.Handler):
+    """Print the ``shipyard`` logger's warnings as ``warning: ...`` lines on stderr (e.g. a run found killed)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.markup import escape
+
+        err.print(f"[bold yellow]warning:[/] {escape(record.getMessage())}", highlight=False, soft_wrap=True)
+
+
+def _show_warnings() -> None:
+    logger = logging.getLogger("shipyard")
+    if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+        logger.addHandler(_WarningLine(level=logging.WARNING))
+        logger.propagate = False
 
 
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,6 +103,15 @@ def run(
     parity = metrics["parity"]
     delta = "|Δ value|" if "confusion_matrix" not in metrics else "|Δp|"
     out.print(f"ONNX parity: max {delta} = {parity['max_abs_diff']:.2e} on {parity['rows']} test rows (tolerance {parity['tolerance']:g})")
+    probes = parity.get("probes")
+    if probes:
+        out.print(
+            f"ONNX parity on {probes['rows']} probe records (missing values, unseen and rare categories, training min/max and the "
+            f"accepted limits, boolean spellings): max {delta} = {probes['max_abs_diff']:.2e}, {probes['flips']} changed predictions"
+            + (f", {probes['non_finite']} non-finite outputs" if probes.get("non_finite") else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     if (result.path / "compression.json").is_file():
         import json
 
@@ -158,9 +185,10 @@ def _print_findings(metrics: dict[str, Any]) -> None:
         table.add_column("mean ± std", justify="right")
         table.add_column("folds", justify="right")
         for name, mean in cv["mean"].items():
-            table.add_row(name, f"{mean:.3f} ± {cv['std'][name]:.3f}", " ".join(f"{f['metrics'][name]:.3f}" for f in cv["folds"]))
+            table.add_row(name, f"{_fmt(mean, 3)} ± {_fmt(cv['std'][name], 3)}", " ".join(_fmt(f["metrics"][name], 3) for f in cv["folds"]))
         out.print(table)
-    lines = list(metrics.get("baselines", {}).get("findings", []))
+    lines = list((cv or {}).get("findings", []))
+    lines += metrics.get("baselines", {}).get("findings", [])
     lines += metrics.get("diagnosis", {}).get("findings", [])
     cal = metrics.get("calibration")
     if cal:
@@ -213,8 +241,8 @@ def _print_imbalance(metrics: dict[str, Any]) -> None:
         )
 
 
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None or value != value else f"{value:.4f}"
+def _fmt(value: Any, digits: int = 4) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
 @app.command()
@@ -274,8 +302,10 @@ def serve(
 
     import uvicorn
 
+    from shipyard.rundir import reap_stale_runs
     from shipyard.serving.app import create_app
 
+    reap_stale_runs(path)  # a run of this recipe left "running" by a killed process is marked so
     application = create_app(path)
     try:
         with socket.create_server((host, port)):
@@ -295,7 +325,13 @@ def predict(
         ..., "--output", "-o", help="File to write (.csv, .parquet or .jsonl): the input columns, prediction and one probability column per class."
     ),
 ) -> None:
-    """Predict a file of records with a bundle (onnxruntime only)."""
+    """Predict a file of records with a bundle (onnxruntime only).
+
+    A record that cannot be predicted (a value outside the range the model
+    accepts, an output that is not finite) gets an empty prediction and its
+    reason in an ``error`` column; the others are predicted, the file is
+    written, and the command exits with status 1.
+    """
     from shipyard.data.loading import load_records
     from shipyard.predictor import Predictor
 
@@ -304,6 +340,9 @@ def predict(
         raise ShipyardError(f"--output {output}: is a folder", "name a file, e.g. predictions.csv")
     if output.suffix.lower() not in writers:
         raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
+    from shipyard.rundir import reap_stale_runs
+
+    reap_stale_runs(path)
     predictor = Predictor(path)
     frame = load_records(data, predictor.schema)  # each input column read as training read it
     inputs = {c.name for c in predictor.schema}
@@ -315,11 +354,13 @@ def predict(
                 highlight=False,
             )
     result = frame.copy()
-    predicted, notes = predictor.predict_with_warnings(frame, source=str(data))
-    result["prediction"] = predictor.decisions(predicted)
+    found = predictor.predict_records(frame, source=str(data))
+    result["prediction"] = found.decided
     for j, label in enumerate(predictor.labels):  # class probabilities (none for regression)
-        result[f"proba_{label}"] = predicted[:, j]
-    for note in notes:
+        result[f"proba_{label}"] = found.output[:, j]
+    if found.errors:
+        result["error"] = [found.errors.get(i) for i in range(len(result))]
+    for note in found.warnings:
         err.print(f"warning: {data}: {note}", highlight=False)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
@@ -334,6 +375,15 @@ def predict(
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
+    if found.errors:
+        for row, why in sorted(found.errors.items())[:10]:
+            err.print(f"error: {data}: record {row} not predicted: {why}", highlight=False, soft_wrap=True)
+        err.print(
+            f"wrote {len(result) - len(found.errors)} predictions to {output}; {len(found.errors)} of {len(result)} records could not be predicted "
+            "(empty prediction, reason in column 'error')",
+            highlight=False,
+        )
+        raise typer.Exit(1)
     err.print(f"wrote {len(result)} predictions to {output}")
 
 
@@ -394,7 +444,7 @@ def _print_explanation(result: dict[str, Any]) -> None:
     table.add_column("column")
     table.add_column("mean |SHAP|", justify="right")
     if perm:
-        table.add_column(f"permutation ({perm['metric']} drop ± std)", justify="right")
+        table.add_column(f"permutation: increase in {perm['metric']} ± std", justify="right")
     for name in sh["ranking"][:12]:
         cells = [name, f"{sh['mean_abs'][name]:.4f}"]
         if perm:

@@ -165,7 +165,7 @@ class PrepareSpec(Section):
     scaler: Literal["standard", "minmax", "robust", "quantile", "power", "none"] = "standard"
     encoder: Literal["onehot", "ordinal"] = "onehot"
     min_frequency: int = Field(
-        1, ge=1, description="onehot: categories with fewer training rows are grouped with unseen ones (all zeros)."
+        1, ge=1, description="Categories with fewer training rows are grouped with unseen ones (all zeros for onehot, -1 for ordinal)."
     )
     drop_duplicates: bool = Field(False, description="Drop exact duplicate rows (else they are kept on one side of the split).")
     drop_constant: bool = Field(True, description="Drop constant columns (reported).")
@@ -308,6 +308,12 @@ class ExportSpec(Section):
 
     opset: int = Field(18, ge=18, le=21)
     parity_tolerance: float = Field(1e-5, gt=0.0)
+    input_range_margin: float | None = Field(
+        10.0,
+        gt=0.0,
+        description="The bundle accepts numeric values within the training range widened by this many range widths on each side "
+        "(a record outside gets a per-record error); null accepts any float32 value.",
+    )
 
 
 class PruneSpec(Section):

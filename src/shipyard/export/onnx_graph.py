@@ -112,7 +112,13 @@ def merge_pipeline(pre: onnx.ModelProto, net: onnx.ModelProto) -> onnx.ModelProt
 
 
 def one_opset_per_domain(model: onnx.ModelProto, drop_unused: bool = False) -> onnx.ModelProto:
-    """Keep one opset import per domain (the highest version), in place; ``drop_unused`` also drops domains no node uses.
+    """List each operator-set domain once in ``opset_import`` (the highest version), in place; ``drop_unused`` also drops domains no node uses.
+
+    ``onnx.compose.merge_models`` concatenates the two models' imports, so the
+    default domain appeared twice (``[("ai.onnx.ml", 1), ("", 18), ("", 18)]``);
+    ``onnx.checker`` accepts that, but tools that look the domain up (e.g.
+    onnxruntime's ``quantize_dynamic``: "Failed to find proper ai.onnx
+    domain") refuse the graph. ``"ai.onnx"`` is the default domain ``""``.
 
     Returns
     -------

@@ -2,8 +2,14 @@
 
 The request model is built from the manifest's input schema, so the OpenAPI
 document lists the real input columns and FastAPI answers 422, naming the
-field, for a missing or mistyped value. Only onnxruntime runs the model; this
-module never imports torch.
+field, for a missing or mistyped value. A record the model cannot predict (a
+value outside the accepted range, an output that is not finite) gets an error
+of its own in the response while the others are predicted. No input gets a
+5xx (:mod:`shipyard.serving.guards`: body size counted as received, errors
+that always encode, 415 for a body that is not JSON). ``/docs`` and
+``/redoc`` serve their scripts from a packaged copy (``fastapi-offline``), so
+they work without the internet. Only onnxruntime runs the model; this module
+never imports torch.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request model built at run time.
@@ -12,26 +18,31 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shipyard import __version__
 from shipyard.errors import InputError
-from shipyard.predictor import Predictor
-from shipyard.schema import MISSING_CATEGORY, Column
+from shipyard.predictor import UNSEEN_ENCODING, Predictor
+from shipyard.schema import MISSING_CATEGORY, Column, accepted_range
+from shipyard.serving.guards import BodySizeLimit, SafeJSONResponse, install_error_handlers
 
 MAX_RECORDS = 10_000
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
-def record_model(schema: list[Column], ignored: dict[str, str] | None = None) -> type[BaseModel]:
+def record_model(
+    schema: list[Column], ignored: dict[str, str] | None = None, margin: float | None = None, unseen: str = UNSEEN_ENCODING["onehot"]
+) -> type[BaseModel]:
     """Build the pydantic model of one input record from the bundle's schema.
 
     Every input column is required; ``null`` means a missing value (imputed
     for numeric columns; for categorical and boolean ones
     :data:`shipyard.schema.MISSING_RULE`). Values are read by
-    :func:`shipyard.schema.coerce`, as in training and batch prediction.
+    :func:`shipyard.schema.coerce`, as in training and batch prediction. The
+    descriptions state the range a numeric column accepts (the training range
+    widened by ``margin`` widths, :func:`shipyard.schema.accepted_range`) and
+    how an unseen category is encoded (``unseen``).
 
     Parameters
     ----------
@@ -40,11 +51,20 @@ def record_model(schema: list[Column], ignored: dict[str, str] | None = None) ->
         Columns of the training data that the model does not use (dropped as
         identifiers, constant, or the split's group column) with the reason:
         a record may still carry them, as the training file did; they are ignored.
+    margin : float, optional
+        The bundle's ``input_range.margin``.
+    unseen : str
+        How the bundle's encoder encodes an unseen category.
     """
     fields: dict[str, Any] = {}
     for col in schema:
         if col.kind == "numeric":
-            fields[col.onnx_name] = (float | None, Field(..., alias=col.name, strict=True, allow_inf_nan=False, description="number; null if missing"))
+            low, high = accepted_range(col, margin)
+            limits = "" if margin is None or col.min is None else f"; accepted from {low:.6g} to {high:.6g} (training range {col.min:.6g} to {col.max:.6g})"
+            fields[col.onnx_name] = (
+                float | None,
+                Field(..., alias=col.name, strict=True, allow_inf_nan=False, description=f"number; null if missing{limits}"),
+            )
         elif col.kind == "boolean":
             fields[col.onnx_name] = (
                 bool | str | int | None,
@@ -56,7 +76,7 @@ def record_model(schema: list[Column], ignored: dict[str, str] | None = None) ->
             missing = "null is its own category" if MISSING_CATEGORY in col.categories else "null is encoded as all zeros (none in training)"
             fields[col.onnx_name] = (
                 str | bool | int | float | None,
-                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and encoded as all zeros; {missing}"),
+                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and {unseen}; {missing}"),
             )
     taken = set(fields)
     for i, (name, why) in enumerate(sorted((ignored or {}).items())):
@@ -93,7 +113,8 @@ def create_app(path: str | Path) -> FastAPI:
     Returns
     -------
     FastAPI
-        Routes: ``POST /v1/predict``, ``GET /v1/model``, ``GET /healthz``.
+        Routes: ``POST /v1/predict``, ``GET /v1/model``, ``GET /healthz``,
+        ``/docs`` and ``/redoc`` (served without the internet).
 
     Raises
     ------
@@ -102,7 +123,7 @@ def create_app(path: str | Path) -> FastAPI:
     """
     predictor = Predictor(path)
     manifest = predictor.manifest
-    Record = record_model(predictor.schema, (manifest.get("preprocessing") or {}).get("dropped_columns"))
+    Record = record_model(predictor.schema, (manifest.get("preprocessing") or {}).get("dropped_columns"), predictor.input_margin, predictor.unseen_encoding)
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -114,41 +135,29 @@ def create_app(path: str | Path) -> FastAPI:
         app.state.model = predictor
         yield
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from a packaged copy, not a CDN.
+    app = FastAPIOffline(
         title=f"Shipyard model: {manifest['name']}",
         version=__version__,
         description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels)) or 'a value'}) from "
         f"{len(predictor.schema)} input columns.",
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.model = predictor  # also before start-up, for in-process clients that skip the lifespan
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        # Refuse an oversized body before parsing it, so one request cannot stall the server.
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(
-                status_code=413,
-                content={"detail": f"request body of {int(length)} bytes exceeds {MAX_BODY_BYTES}; send at most {MAX_RECORDS} records per request"},
-            )
-        return await call_next(request)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default echoes the offending input, which cannot be JSON when it is NaN or Infinity.
-        detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
-        return JSONResponse(status_code=422, content={"detail": detail})
+    # Bytes actually received are counted, for Content-Length and chunked bodies alike.
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, hint=f"send at most {MAX_RECORDS} records per request")
+    install_error_handlers(app)
 
     @app.post("/v1/predict", response_model=predictor.task.response_model())
     def predict(request: request_model, model: Predictor = Depends(current_model)) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Predict the records: labels and class probabilities, or values."""
+        """Predict the records: labels and class probabilities, or values; a record that cannot be predicted is listed in ``errors``."""
         records = [r.model_dump(by_alias=True) for r in request.records]
         try:
-            output, warnings = model.predict_with_warnings(records, source="request")
+            found = model.predict_records(records, source="request")
         except InputError as exc:  # input the schema cannot catch
             raise HTTPException(status_code=422, detail=exc.one_line()) from None
-        return model.task.response(output, model.decisions(output), model.labels, model.manifest["name"], warnings)
+        return model.task.response(found.output, found.decided, model.labels, model.manifest["name"], found.warnings, found.errors)
 
     @app.get("/v1/model")
     def model_info(model: Predictor = Depends(current_model)) -> dict[str, Any]:
@@ -157,8 +166,7 @@ def create_app(path: str | Path) -> FastAPI:
 
     @app.get("/healthz")
     def healthz(model: Predictor = Depends(current_model)) -> dict[str, Any]:
-        """Liveness: the model is loaded."""
-        manifest = model.manifest
-        return {"status": "ok", "model": manifest["name"], "sha256": manifest["files"][manifest["model_file"]]["sha256"]}
+        """Liveness: the model is loaded (its name and the sha256 of its verified graph)."""
+        return {"status": "ok", "model": model.manifest.get("name"), "sha256": model.model_sha256}
 
     return app

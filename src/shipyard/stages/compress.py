@@ -215,7 +215,7 @@ def compress(ctx: RunContext) -> dict[str, Any]:
 
 def _write_and_measure(ctx: RunContext, v: Any, network_info: dict[str, Any], partial: Path, records: Any) -> dict[str, Any]:
     """Write a built variant as a bundle in ``partial/<name>/`` and measure it; the variant's ``compression.json`` record."""
-    from shipyard.stages.export import bundle_manifest
+    from shipyard.stages.export import bundle_manifest, seal_graph
 
     record: dict[str, Any] = {"name": v.name, "network": v.network, "format": v.format, "reference": v.reference, "parameters": v.parameters, "status": v.status}
     if v.status != "ok":
@@ -227,7 +227,7 @@ def _write_and_measure(ctx: RunContext, v: Any, network_info: dict[str, Any], pa
         "calibration": {"temperature_scaling": network_info.get("temperature_scaling")},
     }
     manifest = {**bundle_manifest(ctx.recipe, ctx.data, metrics, v.record["parity"]), "variant": {"name": v.name, "network": v.network, "format": v.format}}
-    write_bundle(partial / v.name, {"model.onnx": v.payload}, manifest)
+    write_bundle(partial / v.name, {"model.onnx": seal_graph(v.payload, manifest)}, manifest)
     record.update({k: v.record[k] for k in ("parity", "validation", "test", "test_ci", "delta_test_ci", "decision") if k in v.record})
     latency = compress_spec(ctx.recipe).latency
     record.update(measure_bundle(partial / v.name, records, latency.repeats, latency.warmup, 0, latency.throughput_batch))

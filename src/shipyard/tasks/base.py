@@ -140,6 +140,10 @@ class Task(ABC):
     def train_metric(self, prepared: "Prepared") -> tuple[str, Any]:
         """Name and function ``(output, target) -> float`` reported per epoch (in the target's units)."""
 
+    def history_units(self) -> dict[str, str]:
+        """What the per-epoch ``loss`` and metric of ``history.json`` are measured in (named in the overfitting diagnosis). Default: nothing to add."""
+        return {}
+
     @abstractmethod
     def fit_targets(self, prepared: "Prepared") -> tuple[np.ndarray, np.ndarray]:
         """Targets of the rows the network is fitted on (``prepared.y_fit``) and of the validation rows, as trained on."""
@@ -174,8 +178,26 @@ class Task(ABC):
         """Point metrics of outputs against the truth (scikit-learn's implementations)."""
 
     @abstractmethod
-    def bootstrap_scores(self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
-        """The same metrics over every bootstrap resample (rows of ``weights``)."""
+    def bootstrap_scores(
+        self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, np.ndarray]:
+        """The same metrics over every bootstrap resample (rows of ``weights``), with the same decision rule as :meth:`scores`."""
+
+    def decision(self, recipe: "Recipe", prepared: "Prepared", model: Any) -> dict[str, Any] | None:
+        """The decision rule chosen on the validation rows (e.g. a tuned threshold), or None for the task's default.
+
+        ``model`` is a network or a :class:`~shipyard.evaluation.outputs.ModelOutputs`.
+
+        The one rule behind every number that depends on decided predictions:
+        test metrics and their bootstrap, the confusion matrix, the
+        leaderboard, cross-validation folds, the bundle and the server.
+        Default: None (arg-max, or the value itself).
+        """
+        return None
+
+    def verdict_metrics(self, y_train: np.ndarray) -> list[str]:
+        """The metrics the leaderboard's verdicts compare models on (the first ranks them). Default: the primary metric."""
+        return [self.primary_metric]
 
     @abstractmethod
     def baselines(self, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, seed: int, prepared: "Prepared") -> dict[str, np.ndarray]:
@@ -227,6 +249,10 @@ class Task(ABC):
     def surrogate(self, depth: int, seed: int) -> tuple[Any, str]:
         """An unfitted shallow tree to mimic the model, and what its fidelity measures."""
 
+    def describe_fidelity(self, depth: int, fidelity: float) -> str:
+        """A sentence on how well the surrogate tree reproduces the network (its fidelity is agreement on the predicted class)."""
+        return f"The depth-{depth} surrogate tree agrees with the network's predicted class on {fidelity:.1%} of the test rows"
+
     @abstractmethod
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:
         """What the surrogate tree is fitted to: the predicted class, or the value."""
@@ -238,8 +264,15 @@ class Task(ABC):
         """The graph's output as the predictor returns it: (n_rows, n_classes) or (n_rows,)."""
 
     @abstractmethod
-    def response(self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str]) -> dict[str, Any]:
-        """The body of a prediction response (the fields of :meth:`response_model`)."""
+    def response(
+        self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str], errors: dict[int, str] | None = None
+    ) -> dict[str, Any]:
+        """The body of a prediction response (the fields of :meth:`response_model`).
+
+        ``errors`` maps the position of each record that could not be
+        predicted to the reason; those records get null predictions and an
+        entry in the body's ``errors``.
+        """
 
     @abstractmethod
     def response_model(self) -> type:
@@ -247,4 +280,4 @@ class Task(ABC):
 
     @abstractmethod
     def decisions(self, output: np.ndarray, labels: list[Any], positive_index: int | None, threshold: float | None) -> np.ndarray:
-        """The decided prediction of each row: a label (arg-max or the tuned threshold), or the value."""
+        """The decided prediction of each row: a label (arg-max or the tuned threshold; None where the output is not finite), or the value."""

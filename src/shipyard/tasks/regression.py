@@ -107,6 +107,10 @@ class Regression(Task):
         _, std = target_scale(prepared.y[prepared.split.train])
         return "rmse", rmse_in_units(std)
 
+    def history_units(self) -> dict[str, str]:
+        """The loss is computed on the standardised target; the per-epoch RMSE is in the target's units, as the test RMSE."""
+        return {"loss": "on the standardised target", "metric": "in the target's units, like the test RMSE"}
+
     def fit_targets(self, prepared: "Prepared") -> tuple[np.ndarray, np.ndarray]:
         from shipyard.training.regression import target_scale
 
@@ -137,7 +141,9 @@ class Regression(Task):
 
         return regression_metrics(y, output)
 
-    def bootstrap_scores(self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
+    def bootstrap_scores(
+        self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, np.ndarray]:
         from shipyard.evaluation.bootstrap import regression_stats
 
         return regression_stats(y, output, weights)
@@ -197,6 +203,10 @@ class Regression(Task):
 
         return DecisionTreeRegressor(max_depth=depth, random_state=seed), "R² against the network's predictions"
 
+    def describe_fidelity(self, depth: int, fidelity: float) -> str:
+        """The surrogate's fidelity is an R², not a share of rows."""
+        return f"The depth-{depth} surrogate tree explains R² = {fidelity:.3f} of the variance of the network's predictions on the test rows (an R², not a share of rows)"
+
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:
         return np.ravel(output)
 
@@ -208,8 +218,16 @@ class Regression(Task):
     def decisions(self, output: np.ndarray, labels: list[Any], positive_index: int | None, threshold: float | None) -> np.ndarray:
         return np.asarray(output).reshape(-1)
 
-    def response(self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str]) -> dict[str, Any]:
-        return {"predictions": [float(v) for v in output], "model": model, "warnings": warnings}
+    def response(
+        self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str], errors: dict[int, str] | None = None
+    ) -> dict[str, Any]:
+        errors = errors or {}
+        return {
+            "predictions": [None if i in errors else float(v) for i, v in enumerate(output)],
+            "model": model,
+            "warnings": warnings,
+            "errors": [{"record": i, "detail": why} for i, why in sorted(errors.items())],
+        }
 
     def response_model(self) -> type:
         from shipyard.serving.responses import RegressionResponse
