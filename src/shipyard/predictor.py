@@ -1,9 +1,17 @@
-"""Predict with a bundle through onnxruntime; torch is never imported here."""
+"""Predict with a bundle through onnxruntime; torch is never imported here.
+
+Every prediction is checked record by record: a record with a numeric value
+outside the range the bundle accepts (:func:`shipyard.schema.accepted_range`)
+or whose output is not finite is not predicted; it gets an error of its own
+(NaN probabilities or value, no label) while the other records of the batch
+are predicted (:meth:`Predictor.predict_records`).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import warnings as python_warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +21,12 @@ import pandas as pd
 
 from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError, ShipyardError
-from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, read_manifest
-from shipyard.schema import Column, coerce_columns, coerce_records, missing_notes
+from shipyard.export.bundle import GRAPH_LABELS, GRAPH_PREDICTION, GRAPH_TASK, PREDICTION_FIELDS, prediction_mismatch, read_manifest
+from shipyard.schema import Column, check_text, coerce_columns, coerce_records, invalid_text_error, is_valid_text, missing_notes, out_of_range
 from shipyard.tasks import get_task
+
+UNSEEN_ENCODING = {"onehot": "encoded as all zeros", "ordinal": "encoded as -1"}
+"""How each categorical encoder (``prepare.encoder``) encodes a category not seen (or too rare) in training."""
 
 
 @dataclass
@@ -47,6 +58,29 @@ class ModelInput:
 
 DEFAULT_SESSION = {"intra_op_num_threads": 1, "inter_op_num_threads": 1, "graph_optimization_level": "ORT_ENABLE_ALL", "execution_mode": "ORT_SEQUENTIAL", "allow_spinning": False}
 """The onnxruntime session options of a Predictor unless told otherwise (recorded in ``Predictor.session_options``)."""
+
+
+@dataclass
+class Prediction:
+    """What :meth:`Predictor.predict_records` returns.
+
+    Attributes
+    ----------
+    output : ndarray
+        Probabilities (n_rows, n_classes) or values (n_rows,); NaN in the
+        rows of records that could not be predicted.
+    decided : ndarray of shape (n_rows,)
+        Labels (None where not predicted) or values (NaN where not predicted).
+    errors : dict of int to str
+        Row position to why that record was not predicted.
+    warnings : list of str
+        E.g. categories not seen in training.
+    """
+
+    output: np.ndarray
+    decided: np.ndarray
+    errors: dict[int, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Predictor:
@@ -94,6 +128,10 @@ class Predictor:
             raise BundleError(f"{self.path / 'manifest.json'}: unknown task {self.manifest.get('task')!r}", "restore the original manifest") from None
         decision = self.manifest.get("decision") or {}
         self.threshold: float | None = decision.get("threshold")
+        self.input_margin: float | None = (self.manifest.get("input_range") or {}).get("margin")
+        encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
+        self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
+        self.model_sha256: str = self.manifest["files"][self.manifest["model_file"]]["sha256"]
         if providers is None:
             available = ort.get_available_providers()
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
@@ -126,12 +164,25 @@ class Predictor:
                 "restore the original manifest or re-run the recipe",
             )
         meta = self.session.get_modelmeta().custom_metadata_map
+        if GRAPH_PREDICTION not in meta:
+            raise BundleError(
+                f"{self.path / self.manifest['model_file']}: records none of the prediction fields ({', '.join(PREDICTION_FIELDS)}), "
+                "so an edit of the manifest could not be detected",
+                "re-export the bundle with this version of shipyard ('shipyard run')",
+            )
         for key, listed_value in ((GRAPH_LABELS, json.dumps([str(label) for label in self.labels])), (GRAPH_TASK, self.task.name)):
             if key in meta and meta[key] != listed_value:
                 raise BundleError(
                     f"{where}: {key.split('.')[1]} {listed_value} differ from those recorded in model.onnx ({meta[key]})",
                     "restore the original manifest or re-run the recipe",
                 )
+        differing = prediction_mismatch(self.manifest, meta[GRAPH_PREDICTION])
+        if differing:
+            raise BundleError(
+                f"{where}: {', '.join(differing)} differ{'s' if len(differing) == 1 else ''} from the values recorded in the hashed "
+                f"{self.manifest['model_file']}; the manifest was edited after export",
+                "restore the original manifest or re-run the recipe",
+            )
         positive = self.manifest.get("positive_label")
         if positive is not None and positive not in [str(label) for label in self.labels]:
             raise BundleError(f"{where}: positive_label {positive!r} is not one of the labels", "restore the original manifest")
@@ -152,8 +203,8 @@ class Predictor:
 
     @property
     def sha256(self) -> str:
-        """sha256 of the deployed graph file."""
-        return self.manifest["files"][self.manifest["model_file"]]["sha256"]
+        """sha256 of the deployed (verified) graph file."""
+        return self.model_sha256
 
     @property
     def version(self) -> str:
@@ -168,14 +219,18 @@ class Predictor:
         data : DataFrame, list of dict or dict
             Raw records with (at least) the bundle's input columns, read by
             :func:`shipyard.schema.coerce` exactly as in training. Missing
-            values may be NaN/None; unseen categories are encoded as all zeros.
+            values may be NaN/None; unseen categories are encoded as unknown
+            (all zeros for one-hot encoding).
         source : str
             What the records are, for error messages.
 
         Returns
         -------
         ndarray of shape (n_rows, n_classes)
-            Columns follow ``labels``.
+            Columns follow ``labels``. A record that could not be predicted
+            (a value outside the accepted range, a non-finite output) has a
+            row of NaN and a ``RuntimeWarning`` says why; :meth:`predict_records`
+            returns the reasons.
 
         Raises
         ------
@@ -185,7 +240,7 @@ class Predictor:
         """
         if not self.task.has_classes:
             raise InputError(f"{self.path}: a {self.task.name} model has no class probabilities", "call predict() for the predicted values")
-        return self.run(self.prepare(data, source))
+        return self._warned(self.predict_records(data, source)).output
 
     def predict_values(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Predicted values of a regression bundle.
@@ -202,7 +257,7 @@ class Predictor:
         """
         if self.task.has_classes:
             raise InputError(f"{self.path}: a {self.task.name} model predicts labels, not values", "call predict() or predict_proba()")
-        return self.run(self.prepare(data, source))
+        return self._warned(self.predict_records(data, source)).output
 
     def predict_with_warnings(
         self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input"
@@ -213,38 +268,86 @@ class Predictor:
         -------
         output : ndarray
             Probabilities of shape (n_rows, n_classes) for classification,
-            values of shape (n_rows,) for regression.
+            values of shape (n_rows,) for regression; NaN rows for records
+            that could not be predicted.
         warnings : list of str
-            As :meth:`unseen_categories`.
+            As :meth:`unseen_categories`, then one line per record not predicted.
 
         Raises
         ------
         InputError
             As :meth:`predict_proba`.
         """
+        found = self.predict_records(data, source)
+        return found.output, found.warnings + [f"record {row}: {why}" for row, why in sorted(found.errors.items())]
+
+    def predict_records(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> Prediction:
+        """Predict records one by one in a batch: outputs, decided predictions, per-record errors and warnings.
+
+        A record is not predicted, and gets an error naming the reason, when
+        one of its numeric values lies outside the range the bundle accepts
+        (the training range widened by ``input_range.margin`` widths,
+        :func:`shipyard.schema.accepted_range`) or when the model's output
+        for it is not finite; the other records are predicted as usual.
+
+        Returns
+        -------
+        Prediction
+
+        Raises
+        ------
+        InputError
+            For a problem of the whole batch: no records, a missing column,
+            a non-number in a numeric column, text that is not valid Unicode.
+        """
         model_input = self.prepare(data, source)
-        return self.run(model_input), self.warnings(model_input)
+        output, errors = self.check(model_input, self.run(model_input))
+        return Prediction(output, self.decisions(output), errors, self.warnings(model_input))
 
     def prepare(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> ModelInput:
         """Coerce raw records to the graph's inputs (the one coercion path of :mod:`shipyard.schema`).
 
+        Records (dicts) are coerced column by column without building a
+        DataFrame; a DataFrame's plain numeric columns are taken as one block.
+
         Raises
         ------
         InputError
-            As :meth:`predict_proba`.
+            As :meth:`predict_records`.
         """
         if isinstance(data, dict) and not (data and all(isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in data.values())):
             data = [data]  # one record
         if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-            columns = coerce_records(data, self.schema, source)
-            return ModelInput(columns, len(data))
-        frame = _as_frame(data, source)
-        return ModelInput(coerce_columns(frame, len(frame), self.schema, source), len(frame))
+            model_input = ModelInput(coerce_records(data, self.schema, source), len(data))
+        else:
+            frame = _as_frame(data, source)
+            model_input = ModelInput(coerce_columns(frame, len(frame), self.schema, source), len(frame))
+        check_text(model_input.columns, self.schema, source)
+        return model_input
 
     def run(self, model_input: ModelInput) -> np.ndarray:
-        """The model's output for coerced inputs: probabilities (n_rows, n_classes) or values (n_rows,)."""
+        """The graph's output for coerced inputs: probabilities (n_rows, n_classes) or values (n_rows,), unchecked."""
         (result,) = self.session.run([self.task.output], model_input.feed())
         return self.task.shape_output(result)
+
+    def check(self, model_input: ModelInput, output: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+        """The output with NaN rows for records not predicted, and why each was not (outside the accepted range, a non-finite output)."""
+        errors = out_of_range(model_input.columns, self.schema, self.input_margin)
+        output = np.array(output, dtype=np.float32)
+        rows_ok = np.isfinite(output).reshape(len(output), -1).all(axis=1)
+        for row in np.flatnonzero(~rows_ok):
+            errors.setdefault(int(row), "the model's output is not finite (an overflow inside the graph); check the record's values")
+        if errors:
+            output[sorted(errors)] = np.nan
+        return output, errors
+
+    def _warned(self, found: Prediction) -> Prediction:
+        if found.errors:
+            shown = "; ".join(f"record {row}: {why}" for row, why in sorted(found.errors.items())[:3])
+            python_warnings.warn(
+                f"{len(found.errors)} of {len(found.output)} records could not be predicted (NaN rows): {shown}", RuntimeWarning, stacklevel=3
+            )
+        return found
 
     def predict(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Most probable label for each record.
@@ -252,9 +355,11 @@ class Predictor:
         Returns
         -------
         ndarray of shape (n_rows,)
-            Labels from ``labels`` (classification) or predicted values (regression).
+            Labels from ``labels`` (classification) or predicted values
+            (regression); None (NaN) for a record that could not be predicted,
+            with a ``RuntimeWarning`` saying why.
         """
-        return self.decisions(self.run(self.prepare(data, source)))
+        return self._warned(self.predict_records(data, source)).decided
 
     def decisions(self, output: np.ndarray) -> np.ndarray:
         """The decided prediction of each row of the model's output: a label (the bundle's decision rule) or the value.
@@ -267,6 +372,7 @@ class Predictor:
         Returns
         -------
         ndarray of shape (n_rows,)
+            None (classification) or NaN (regression) in rows whose output is not finite.
         """
         return self.task.decisions(output, self.labels, self.positive_index, self.threshold)
 
@@ -284,7 +390,8 @@ class Predictor:
         return decide(proba, self.positive_index, self.threshold)
 
     def unseen_categories(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any]) -> list[str]:
-        """Describe values the encoder turns into all zeros: unseen categories, and missing values where training had none.
+        """Describe values the encoder cannot place: unseen categories, and missing values where training had none
+        (all zeros for one-hot encoding, -1 for ordinal encoding).
 
         Returns
         -------
@@ -295,7 +402,7 @@ class Predictor:
         return self.warnings(self.prepare(data, "input"))
 
     def unseen(self, model_input: ModelInput) -> dict[str, int]:
-        """How many values of each column the encoder turns into all zeros (unseen categories, missing values training never had)."""
+        """How many values of each column the encoder cannot place (unseen categories, missing values training never had)."""
         found: dict[str, int] = {}
         for col in self.schema:
             if not col.is_text or not col.categories:
@@ -307,9 +414,8 @@ class Predictor:
         return found
 
     def warnings(self, model_input: ModelInput) -> list[str]:
-        """One message per (column, value) the encoder turns into all zeros (:func:`shipyard.schema.missing_notes`)."""
-        return missing_notes(model_input.columns, self.schema)
-
+        """One message per (column, value) the encoder cannot place (:func:`shipyard.schema.missing_notes`)."""
+        return missing_notes(model_input.columns, self.schema, self.unseen_encoding)
 
 def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
@@ -320,7 +426,14 @@ def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source
         data = [data]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise InputError(f"{source}: records must be a DataFrame, a dict or a list of dicts", "pass {column: value} mappings")
-    return pd.DataFrame.from_records(data) if data else pd.DataFrame()
+    try:
+        return pd.DataFrame.from_records(data) if data else pd.DataFrame()
+    except UnicodeEncodeError:  # pandas' string columns (pyarrow) cannot hold a lone surrogate
+        for row, record in enumerate(data):
+            for column, value in record.items():
+                if isinstance(value, str) and not is_valid_text(value):
+                    raise invalid_text_error(source, str(column), value, row) from None
+        raise
 
 
 def load(path: str | Path) -> Predictor:

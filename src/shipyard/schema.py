@@ -103,6 +103,11 @@ class Column:
     marker_values : list of str
         Missing-marker spellings that are real values of this column (e.g.
         ``"NA"`` beside other country codes); empty for most columns.
+    min, max : float or None
+        Smallest and largest finite value in the training split (numeric
+        columns only; None before the preprocessing is fitted, or when the
+        column is entirely missing there). They define the range a bundle
+        accepts (:func:`accepted_range`).
     """
 
     name: str
@@ -110,6 +115,8 @@ class Column:
     onnx_name: str
     categories: list[str] = field(default_factory=list)
     marker_values: list[str] = field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
 
     @property
     def is_text(self) -> bool:
@@ -121,7 +128,8 @@ class Column:
 
         ``dtype`` is the graph input's (``float32`` or ``string``); text
         columns list their ``categories`` and say what a missing value
-        becomes (``missing``: ``"category"`` or ``"unseen"``, see :data:`MISSING_RULE`).
+        becomes (``missing``: ``"category"`` or ``"unseen"``, see :data:`MISSING_RULE`);
+        numeric columns give their training ``min``/``max`` when known.
         """
         data: dict[str, Any] = {"name": self.name, "kind": self.kind, "onnx_name": self.onnx_name}
         data["dtype"] = "float32" if self.kind == "numeric" else "string"
@@ -130,12 +138,19 @@ class Column:
             data["missing"] = "category" if MISSING_CATEGORY in self.categories else "unseen"
         if self.marker_values:
             data["marker_values"] = list(self.marker_values)
+        if self.kind == "numeric":
+            for key in ("min", "max"):
+                if getattr(self, key) is not None:
+                    data[key] = getattr(self, key)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Column":
         """Read a column from manifest JSON (older manifests without the newer keys included)."""
-        return cls(data["name"], data["kind"], data["onnx_name"], list(data.get("categories", [])), list(data.get("marker_values", [])))
+        return cls(
+            data["name"], data["kind"], data["onnx_name"], list(data.get("categories", [])), list(data.get("marker_values", [])),
+            data.get("min"), data.get("max"),
+        )
 
 
 def is_boolean_values(values: pd.Series) -> bool:
@@ -495,7 +510,7 @@ def _checked_float32(array: np.ndarray, values: Any, col: Column, source: str) -
     return array.astype("float32")
 
 
-def missing_notes(model_input: Any, schema: list[Column]) -> list[str]:
+def missing_notes(model_input: Any, schema: list[Column], encoding: str = "encoded as all zeros") -> list[str]:
     """Warnings for values the encoder turns into all zeros: unseen categories, and missing values a column never had in training.
 
     Parameters
@@ -504,6 +519,8 @@ def missing_notes(model_input: Any, schema: list[Column]) -> list[str]:
         From :func:`coerce` or :func:`coerce_columns` (keyed by ``onnx_name``).
     schema : list of Column
         With the training ``categories``.
+    encoding : str
+        What the encoder does with such a value (``"encoded as all zeros"`` for one-hot, ``"encoded as -1"`` for ordinal).
 
     Returns
     -------
@@ -520,9 +537,9 @@ def missing_notes(model_input: Any, schema: list[Column]) -> list[str]:
             rows = np.flatnonzero(values == value)[:5].tolist()
             where = f"(rows {', '.join(map(str, rows))})"
             if value == MISSING_CATEGORY:
-                notes.append(f"column '{col.name}': missing value {where} encoded as all zeros: the training split had no missing value there ({MISSING_RULE})")
+                notes.append(f"column '{col.name}': missing value {where} {encoding}: the training split had no missing value there ({MISSING_RULE})")
             else:
-                notes.append(f"column '{col.name}': unseen category {value!r} {where} encoded as all zeros")
+                notes.append(f"column '{col.name}': unseen category {value!r} {where} {encoding}")
     return notes
 
 
@@ -533,3 +550,113 @@ def onnx_feed(model_input: pd.DataFrame, schema: list[Column]) -> dict[str, np.n
         values = model_input[col.onnx_name].to_numpy()
         feed[col.onnx_name] = values.astype(np.float32 if col.kind == "numeric" else object).reshape(-1, 1)
     return feed
+
+
+INPUT_RANGE_MARGIN = 10.0
+"""Default of ``export.input_range_margin``: how many training-range widths beyond the training range a bundle accepts."""
+
+
+def accepted_range(col: Column, margin: float | None) -> tuple[float, float]:
+    """The values a bundle accepts in a numeric column: the training range widened by ``margin`` widths on each side.
+
+    A network has seen nothing beyond its training range; far beyond it, its
+    output is extrapolation with no evidence behind it, and beyond a few
+    orders of magnitude the float32 arithmetic of the graph overflows (a
+    value of 3e38 became NaN probabilities). So a bundle accepts
+    ``[min - margin * w, max + margin * w]`` with ``w = max - min`` (or
+    ``max(|max|, 1)`` for a column constant in training), clipped to float32.
+
+    Parameters
+    ----------
+    col : Column
+        A numeric column with the training split's ``min`` and ``max``.
+    margin : float or None
+        Widths of the training range accepted beyond it on each side
+        (``export.input_range_margin``); None accepts every float32 value.
+
+    Returns
+    -------
+    (float, float)
+        Lowest and highest accepted value. Every float32 value when
+        ``margin`` is None or the column has no recorded range (a bundle
+        made before ranges were recorded).
+    """
+    if margin is None or col.min is None or col.max is None:
+        return -FLOAT32_MAX, FLOAT32_MAX
+    width = col.max - col.min
+    if not width > 0:
+        width = max(abs(col.max), 1.0)
+    return max(col.min - margin * width, -FLOAT32_MAX), min(col.max + margin * width, FLOAT32_MAX)
+
+
+def out_of_range(model_input: Any, schema: list[Column], margin: float | None) -> dict[int, str]:
+    """Records holding a numeric value outside the accepted range (:func:`accepted_range`).
+
+    Parameters
+    ----------
+    model_input : DataFrame or mapping of str to ndarray
+        From :func:`coerce` or :func:`coerce_columns` (keyed by ``onnx_name``).
+    schema : list of Column
+    margin : float or None
+
+    Returns
+    -------
+    dict of int to str
+        Row position to a message naming the first offending column, its
+        value and the accepted range; missing values (NaN) are accepted.
+    """
+    errors: dict[int, str] = {}
+    if margin is None:
+        return errors
+    for col in schema:
+        if col.kind != "numeric" or col.min is None or col.max is None:
+            continue
+        low, high = accepted_range(col, margin)
+        values = np.asarray(model_input[col.onnx_name])
+        for row in np.flatnonzero((values < low) | (values > high)):
+            errors.setdefault(
+                int(row),
+                f"column '{col.name}' = {float(values[row]):.6g} is outside the accepted range [{low:.6g}, {high:.6g}] "
+                f"(the training range {col.min:.6g} to {col.max:.6g} widened by {margin:g} times its width)",
+            )
+    return errors
+
+
+def is_valid_text(value: str) -> bool:
+    """Whether a string has a UTF-8 encoding (False for a lone surrogate such as ``"\ud800"``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def invalid_text_error(source: str, column: str, value: str, row: int) -> InputError:
+    """The error for a value that is not valid Unicode text, quoting it with the surrogate escaped."""
+    shown = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return InputError(
+        f"{source}: column '{column}' holds text that is not valid Unicode ('{shown}': a lone surrogate) in row {row}",
+        "send UTF-8 text; escapes \\ud800-\\udfff must come in surrogate pairs",
+    )
+
+
+def check_text(model_input: Any, schema: list[Column], source: str = "input") -> None:
+    """Refuse categorical values that are not valid Unicode text (e.g. a lone surrogate such as ``"\ud800"``).
+
+    JSON can carry a lone surrogate as an escape; Python keeps it in a
+    ``str``, but it has no UTF-8 encoding, so onnxruntime, pandas and
+    pyarrow cannot take it.
+
+    Raises
+    ------
+    InputError
+        Naming the column and the row.
+    """
+    for col in schema:
+        if col.kind != "categorical":
+            continue
+        values = np.asarray(model_input[col.onnx_name], dtype=object)
+        if is_valid_text("".join(values)):
+            continue
+        row = next(i for i, value in enumerate(values) if not is_valid_text(value))
+        raise invalid_text_error(source, col.name, values[row], row)

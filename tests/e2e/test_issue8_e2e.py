@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from serving_process import served
+from serving_helpers import served
 from typer.testing import CliRunner
 
 import described
@@ -45,7 +45,7 @@ def values_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def values_server(values_run):
-    with served(values_run[0].path) as client:
+    with served(values_run[0].path) as (client, _):
         yield client
 
 

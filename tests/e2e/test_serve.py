@@ -6,13 +6,13 @@ import subprocess
 import sys
 
 import pytest
-from serving_process import served
+from serving_helpers import served
 from sklearn.datasets import load_breast_cancer
 
 
 @pytest.fixture(scope="module")
 def server(breast_cancer_run):
-    with served(breast_cancer_run.path.parent / "latest") as client:
+    with served(breast_cancer_run.path.parent / "latest") as (client, _):
         yield client
 
 
@@ -137,7 +137,7 @@ def test_the_model_lives_in_app_state_and_one_assignment_replaces_it(breast_canc
     from shipyard.serving.app import create_app
 
     app = create_app(breast_cancer_run.bundle)
-    record = dict(zip([c.name for c in app.state.model.schema], [14.0] * 30))
+    record = load_breast_cancer(as_frame=True).data.iloc[0].to_dict()  # a real record, inside the accepted range
     with TestClient(app) as client:
         before = client.post("/v1/predict", json={"records": [record]}).json()
         replacement = Predictor(breast_cancer_run.bundle)

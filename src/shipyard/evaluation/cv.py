@@ -144,14 +144,58 @@ def cross_validate(recipe: Recipe, prepared: Any) -> dict[str, Any]:
         folds.append(
             {"fold": i + 1, "train": len(train_rows), "validation": len(val_rows), "test": len(test), "best_epoch": fitted.training.best_epoch, "metrics": fitted.scores["test"]}
         )
+        folds[-1]["absent_classes"] = [str(prepared.labels[c]) for c in range(len(prepared.labels)) if not np.any(prepared.y[test] == c)]
+    return summarize_folds(recipe, folds, grouped_by)
+
+
+def summarize_folds(recipe: Recipe, folds: list[dict[str, Any]], grouped_by: str | None = None) -> dict[str, Any]:
+    """Mean and std of each metric over the folds where it is defined, and a finding on the folds where it is not.
+
+    A metric that is undefined in a fold (e.g. recall when the fold's test
+    rows hold no positive row) is NaN (null in JSON) there and left out of
+    the mean and std; ``defined`` counts the folds that have it.
+
+    Parameters
+    ----------
+    folds : list of dict
+        Per fold: ``metrics`` and, for classification, ``absent_classes``
+        (classes with no test row in that fold).
+    grouped_by : str, optional
+        What kept rows together across folds (a column, or the split's groups).
+
+    Returns
+    -------
+    dict
+        ``k``, ``grouped_by``, ``folds``, ``mean``, ``std`` (ddof=1; NaN with
+        fewer than two defined folds), ``defined`` and ``findings``.
+    """
     names = list(folds[0]["metrics"])
-    values = {n: np.array([f["metrics"][n] for f in folds], dtype=float) for n in names}
+    values = {n: np.array([np.nan if f["metrics"][n] is None else f["metrics"][n] for f in folds], dtype=float) for n in names}
+    defined = {n: int(np.isfinite(v).sum()) for n, v in values.items()}
+    mean = {n: float(np.mean(v[np.isfinite(v)])) if defined[n] else float("nan") for n, v in values.items()}
+    std = {n: float(np.std(v[np.isfinite(v)], ddof=1)) if defined[n] > 1 else float("nan") for n, v in values.items()}
+    findings = []
+    lacking = [f for f in folds if f.get("absent_classes")]
+    undefined = [n for n in names if defined[n] < len(folds)]
+    if lacking and undefined:
+        classes = sorted({c for f in lacking for c in f["absent_classes"]})
+        findings.append(
+            f"In {len(lacking)} of {len(folds)} folds the test rows hold no row of class {', '.join(repr(c) for c in classes)} "
+            f"(folds {', '.join(str(f['fold']) for f in lacking)}): {', '.join(undefined)} are undefined there (null) and left out of "
+            "the mean and std"
+            + (f", grouped by '{recipe.evaluate.cv_group}' (whole groups move between folds)" if recipe.evaluate.cv_group else "")
+            + "."
+        )
+    elif undefined:
+        findings.append(f"{', '.join(undefined)} are undefined in some folds (null there) and left out of the mean and std.")
     return {
         "k": recipe.evaluate.cv,
-        "grouped_by": grouped_by,
+        "grouped_by": grouped_by if grouped_by is not None else recipe.evaluate.cv_group,
         "folds": folds,
-        "mean": {n: float(np.nanmean(v)) for n, v in values.items()},
-        "std": {n: float(np.nanstd(v, ddof=1)) for n, v in values.items()},
+        "mean": mean,
+        "std": std,
+        "defined": defined,
+        "findings": findings,
     }
 
 

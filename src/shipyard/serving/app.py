@@ -2,8 +2,14 @@
 
 The request model is built from the manifest's input schema, so the OpenAPI
 document lists the real input columns and FastAPI answers 422, naming the
-field, for a missing or mistyped value. Only onnxruntime runs the model; this
-module never imports torch.
+field, for a missing or mistyped value. A record the model cannot predict (a
+value outside the accepted range, an output that is not finite) gets an error
+of its own in the response while the others are predicted. No input gets a
+5xx (:mod:`shipyard.serving.guards`: body size counted as received, errors
+that always encode, 415 for a body that is not JSON). ``/docs`` and
+``/redoc`` serve their scripts from a packaged copy (``fastapi-offline``), so
+they work without the internet. Only onnxruntime runs the model; this module
+never imports torch.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the request model built at run time.
@@ -15,17 +21,17 @@ from typing import Any
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shipyard import __version__
 from shipyard.errors import InputError
-from shipyard.predictor import Predictor
-from shipyard.schema import MISSING_CATEGORY, Column
+from shipyard.predictor import UNSEEN_ENCODING, Predictor
+from shipyard.schema import MISSING_CATEGORY, Column, accepted_range
 from shipyard.serving.access_log import AccessLog, configure_access_log
 from shipyard.serving.auth import BearerAuth
 from shipyard.serving.batching import MicroBatcher
+from shipyard.serving.guards import BodySizeLimit, SafeJSONResponse, install_error_handlers
 from shipyard.serving.metrics import ServerMetrics
 from shipyard.serving.settings import ServeSettings
 
@@ -35,13 +41,18 @@ INLINE_RECORDS = 64
 """Requests with at most this many records are coerced on the event loop; larger ones on a worker thread."""
 
 
-def record_model(schema: list[Column], ignored: dict[str, str] | None = None) -> type[BaseModel]:
+def record_model(
+    schema: list[Column], ignored: dict[str, str] | None = None, margin: float | None = None, unseen: str = UNSEEN_ENCODING["onehot"]
+) -> type[BaseModel]:
     """Build the pydantic model of one input record from the bundle's schema.
 
     Every input column is required; ``null`` means a missing value (imputed
     for numeric columns; for categorical and boolean ones
     :data:`shipyard.schema.MISSING_RULE`). Values are read by
-    :func:`shipyard.schema.coerce`, as in training and batch prediction.
+    :func:`shipyard.schema.coerce`, as in training and batch prediction. The
+    descriptions state the range a numeric column accepts (the training range
+    widened by ``margin`` widths, :func:`shipyard.schema.accepted_range`) and
+    how an unseen category is encoded (``unseen``).
 
     Parameters
     ----------
@@ -50,11 +61,20 @@ def record_model(schema: list[Column], ignored: dict[str, str] | None = None) ->
         Columns of the training data that the model does not use (dropped as
         identifiers, constant, or the split's group column) with the reason:
         a record may still carry them, as the training file did; they are ignored.
+    margin : float, optional
+        The bundle's ``input_range.margin``.
+    unseen : str
+        How the bundle's encoder encodes an unseen category.
     """
     fields: dict[str, Any] = {}
     for col in schema:
         if col.kind == "numeric":
-            fields[col.onnx_name] = (float | None, Field(..., alias=col.name, strict=True, allow_inf_nan=False, description="number; null if missing"))
+            low, high = accepted_range(col, margin)
+            limits = "" if margin is None or col.min is None else f"; accepted from {low:.6g} to {high:.6g} (training range {col.min:.6g} to {col.max:.6g})"
+            fields[col.onnx_name] = (
+                float | None,
+                Field(..., alias=col.name, strict=True, allow_inf_nan=False, description=f"number; null if missing{limits}"),
+            )
         elif col.kind == "boolean":
             fields[col.onnx_name] = (
                 bool | str | int | None,
@@ -66,7 +86,7 @@ def record_model(schema: list[Column], ignored: dict[str, str] | None = None) ->
             missing = "null is its own category" if MISSING_CATEGORY in col.categories else "null is encoded as all zeros (none in training)"
             fields[col.onnx_name] = (
                 str | bool | int | float | None,
-                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and encoded as all zeros; {missing}"),
+                Field(..., alias=col.name, description=f"category seen in training: {shown}; others are accepted and {unseen}; {missing}"),
             )
     taken = set(fields)
     for i, (name, why) in enumerate(sorted((ignored or {}).items())):
@@ -85,6 +105,14 @@ def current_model(request: Request) -> Predictor:
     in flight keeps the predictor it started with.
     """
     return request.app.state.model
+
+
+def json_response(body: dict[str, Any], status_code: int = 200) -> Response:
+    """A JSON response serialised once with orjson (no per-record pydantic model); text orjson refuses (a lone surrogate) is escaped instead."""
+    try:
+        return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+    except TypeError:
+        return SafeJSONResponse(body, status_code=status_code)
 
 
 def warmup_records(schema: list[Column]) -> list[dict[str, Any]]:
@@ -129,7 +157,8 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
     FastAPI
         Routes: ``POST /v1/predict``, ``GET /v1/model``, ``GET /healthz`` (the
         process is up), ``GET /readyz`` (the model is loaded and warmed up),
-        ``GET /metrics`` (Prometheus).
+        ``GET /metrics`` (Prometheus), ``/docs`` and ``/redoc`` (served
+        without the internet).
 
     Raises
     ------
@@ -139,7 +168,7 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
     settings = settings or ServeSettings(path=str(path))
     predictor = Predictor(path, intra_op_threads=settings.intra_op_threads)
     manifest = predictor.manifest
-    Record = record_model(predictor.schema, (manifest.get("preprocessing") or {}).get("dropped_columns"))
+    Record = record_model(predictor.schema, (manifest.get("preprocessing") or {}).get("dropped_columns"), predictor.input_margin, predictor.unseen_encoding)
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -163,12 +192,14 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
         if batcher is not None:
             batcher.close()
 
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from a packaged copy, not a CDN.
+    app = FastAPIOffline(
         title=f"Shipyard model: {manifest['name']}",
         version=__version__,
         description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels)) or 'a value'}) from "
         f"{len(predictor.schema)} input columns." + (" Prediction requires `Authorization: Bearer <key>`." if settings.api_keys else ""),
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.model = predictor  # also before start-up, for in-process clients that skip the lifespan
     app.state.ready = False
@@ -177,29 +208,14 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
     metrics.set_model(predictor.name, predictor.version, predictor.sha256)
     if settings.access_log:
         configure_access_log()
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        # Refuse an oversized body before parsing it, so one request cannot stall the server.
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse(
-                status_code=413,
-                content={"detail": f"request body of {int(length)} bytes exceeds {MAX_BODY_BYTES}; send at most {MAX_RECORDS} records per request"},
-            )
-        return await call_next(request)
-
+    # Bytes actually received are counted, for Content-Length and chunked bodies alike.
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES, hint=f"send at most {MAX_RECORDS} records per request")
     app.add_middleware(AccessLog, metrics=metrics, enabled=settings.access_log, version=lambda: app.state.model.version)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default echoes the offending input, which cannot be JSON when it is NaN or Infinity.
-        detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
-        return JSONResponse(status_code=422, content={"detail": detail})
+    install_error_handlers(app)
 
     @app.post("/v1/predict", response_model=predictor.task.response_model(), dependencies=[Depends(auth)])
     async def predict(request: request_model, model: Predictor = Depends(current_model)) -> Response:  # type: ignore[valid-type]
-        """Predict the records: labels and class probabilities, or values."""
+        """Predict the records: labels and class probabilities, or values; a record that cannot be predicted is listed in ``errors``."""
         records = [r.model_dump(by_alias=True) for r in request.records]
         try:
             model_input = model.prepare(records, "request") if len(records) <= INLINE_RECORDS else await run_in_threadpool(model.prepare, records, "request")
@@ -210,13 +226,17 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
         else:
             output = await run_in_threadpool(model.run, model_input)
             metrics.batch_records.observe(model_input.n_rows)
+        output, errors = model.check(model_input, output)
         unseen = model.unseen(model_input)
         for column, count in unseen.items():
             metrics.unseen.labels(column).inc(count)
-        metrics.records.inc(model_input.n_rows)
-        body = model.task.response(output, model.decisions(output), model.labels, model.name, model.warnings(model_input) if unseen else [])
+        nonfinite = sum(1 for why in errors.values() if why.startswith("the model's output is not finite"))
+        if nonfinite:
+            metrics.nonfinite.inc(nonfinite)
+        metrics.records.inc(model_input.n_rows - len(errors))
+        body = model.task.response(output, model.decisions(output), model.labels, model.name, model.warnings(model_input) if unseen else [], errors)
         body["version"] = model.version
-        return Response(orjson.dumps(body), media_type="application/json")
+        return json_response(body)
 
     @app.get("/v1/model")
     def model_info(model: Predictor = Depends(current_model)) -> dict[str, Any]:
@@ -226,7 +246,7 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
 
     @app.get("/healthz")
     def healthz(model: Predictor = Depends(current_model)) -> dict[str, Any]:
-        """Liveness: the process is up and holds a model."""
+        """Liveness: the process is up and holds a model (its name, version and the sha256 of its verified graph)."""
         return {"status": "ok", "model": model.name, "version": model.version, "sha256": model.sha256}
 
     @app.get("/readyz")
@@ -234,7 +254,7 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
         """Readiness: the model is loaded and warmed up (503 until then)."""
         ready = bool(request.app.state.ready)
         body = {"status": "ready" if ready else "starting", "model": model.name, "version": model.version}
-        return Response(orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json")
+        return json_response(body, 200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
