@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.predictor import Predictor
-from shipyard.schema import Column, _as_category  # the text a category becomes on the request path
+from shipyard.schema import MISSING_CATEGORY, Column, category_of  # the text a category becomes on the request path
 
 PREDICTION = "prediction"
 ERROR = "error"
@@ -95,9 +95,7 @@ def as_signature_types(frame: pd.DataFrame, schema: list[Column]) -> pd.DataFram
         if col.kind == "numeric":
             out[col.name] = pd.to_numeric(values.astype(object).where(values.notna(), np.nan), errors="coerce").astype(np.float64)
         else:
-            out[col.name] = pd.Series(
-                [None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else _as_category(v) for v in values.astype(object)],
-                index=frame.index,
-                dtype=object,
-            )
+            markers = set(col.marker_values)
+            texts = [category_of(v, markers) for v in values.astype(object)]
+            out[col.name] = pd.Series([None if t == MISSING_CATEGORY else t for t in texts], index=frame.index, dtype=object)
     return pd.DataFrame(out, index=frame.index)

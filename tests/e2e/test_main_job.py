@@ -107,7 +107,7 @@ def test_edited_manifest_is_refused(breast_cancer_run, tmp_path):
 
     for edit, message in [
         (lambda m: m["labels"].append("unsure"), "labels .* differ from those recorded in model.onnx"),
-        (lambda m: m["labels"].reverse(), "labels \\[\"malignant\", \"benign\"\] differ from those recorded in model.onnx"),
+        (lambda m: m["labels"].reverse(), r'labels \["malignant", "benign"\] differ from those recorded in model.onnx'),
         (lambda m: m["inputs"].pop(), "inputs do not match model.onnx's"),
     ]:
         copy = tmp_path / f"bundle{len(message)}"

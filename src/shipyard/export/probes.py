@@ -11,6 +11,8 @@ same coercion as a request):
 - per numeric column: the training minimum and maximum, and the lowest and
   highest value the bundle accepts (:func:`shipyard.schema.accepted_range`,
   far beyond the training range);
+- per boolean column: each spelling a request may use (``true``, ``"True"``,
+  ``"true"``, ``1``, ``1.0`` and their opposites);
 - per categorical column: a category never seen, the categories too rare to
   be encoded (fewer than ``prepare.min_frequency`` training rows), and for a
   column of booleans each spelling a request may use (``true``, ``"True"``,
@@ -76,6 +78,10 @@ def probe_records(schema: list[Column], train_input: pd.DataFrame, margin: float
             low, high = accepted_range(col, INPUT_RANGE_MARGIN if margin is None else margin)
             for name, value in (("min", col.min), ("max", col.max), ("lowest accepted", low), ("highest accepted", high)):
                 add(f"{name} of '{col.name}' ({value:.6g})", col, float(value))
+            continue
+        if col.kind == "boolean":
+            for spelling in BOOLEAN_SPELLINGS:
+                add(f"boolean {spelling!r} in '{col.name}'", col, spelling)
             continue
         add(f"unseen category in '{col.name}'", col, UNSEEN)
         counts = train_input[col.onnx_name].value_counts()

@@ -19,6 +19,7 @@ import onnxruntime as ort
 from torch import nn
 
 from shipyard.data.prepared import Prepared
+from shipyard.jsonsafe import finite
 from shipyard.errors import ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_PREDICTION, GRAPH_TASK, canonical_json, prediction_fields, write_bundle
 from shipyard.export.onnx_graph import build_pipeline_onnx
@@ -142,9 +143,15 @@ def bundle_manifest(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any],
         The model's ``test`` metrics, ``positive_label``, ``decision`` and ``calibration`` (as ``metrics.json``).
     parity : dict
         Its parity check.
+
+    Returns
+    -------
+    dict
+        JSON-ready: an undefined metric (NaN, e.g. the precision of a model
+        that never predicts the positive class) is null, as in ``metrics.json``.
     """
     task = get_task(recipe.task)
-    return {
+    return finite({
         "name": recipe.name,
         "task": task.name,
         "model_file": "model.onnx",
@@ -160,7 +167,7 @@ def bundle_manifest(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any],
         "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
         "preprocessing": prepared.steps,
         "decision": metrics.get("decision"),
-    }
+    })
 
 
 def probe_parity(recipe: Recipe, prepared: Prepared, model: nn.Module, session: ort.InferenceSession, metrics: dict[str, Any]) -> dict[str, Any]:
