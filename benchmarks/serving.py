@@ -143,11 +143,9 @@ def mlflow_model(bundle: Path, folder: Path) -> Path:
     """The bundle saved as an MLflow pyfunc model (Shipyard's loader module; no pickle)."""
     import mlflow.pyfunc
 
-    from shipyard.tracking import PYFUNC_LOADER
-
     target = folder / "mlflow-model"
     shutil.rmtree(target, ignore_errors=True)
-    mlflow.pyfunc.save_model(str(target), loader_module=PYFUNC_LOADER, data_path=str(bundle))
+    mlflow.pyfunc.save_model(str(target), loader_module="shipyard.mlflow_pyfunc", data_path=str(bundle))
     return target
 
 
