@@ -22,7 +22,7 @@ import pandas as pd
 from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError, ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_PREDICTION, GRAPH_TASK, PREDICTION_FIELDS, prediction_mismatch, read_manifest
-from shipyard.schema import Column, check_text, coerce_columns, coerce_records, invalid_text_error, is_valid_text, missing_notes, out_of_range
+from shipyard.schema import Column, check_text, coerce_columns, coerce_records, invalid_text_error, is_valid_text, missing_notes, RangeCheck
 from shipyard.tasks import get_task
 
 UNSEEN_ENCODING = {"onehot": "encoded as all zeros", "ordinal": "encoded as -1"}
@@ -78,7 +78,7 @@ class Prediction:
     """
 
     output: np.ndarray
-    decided: np.ndarray
+    decided: np.ndarray | None
     errors: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -129,6 +129,7 @@ class Predictor:
         decision = self.manifest.get("decision") or {}
         self.threshold: float | None = decision.get("threshold")
         self.input_margin: float | None = (self.manifest.get("input_range") or {}).get("margin")
+        self._range_check = RangeCheck(self.schema, self.input_margin)
         encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
         self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
         self.model_sha256: str = self.manifest["files"][self.manifest["model_file"]]["sha256"]
@@ -240,7 +241,7 @@ class Predictor:
         """
         if not self.task.has_classes:
             raise InputError(f"{self.path}: a {self.task.name} model has no class probabilities", "call predict() for the predicted values")
-        return self._warned(self.predict_records(data, source)).output
+        return self._warned(self._checked(data, source)).output
 
     def predict_values(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Predicted values of a regression bundle.
@@ -257,7 +258,7 @@ class Predictor:
         """
         if self.task.has_classes:
             raise InputError(f"{self.path}: a {self.task.name} model predicts labels, not values", "call predict() or predict_proba()")
-        return self._warned(self.predict_records(data, source)).output
+        return self._warned(self._checked(data, source)).output
 
     def predict_with_warnings(
         self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input"
@@ -300,9 +301,15 @@ class Predictor:
             For a problem of the whole batch: no records, a missing column,
             a non-number in a numeric column, text that is not valid Unicode.
         """
+        found = self._checked(data, source)
+        found.decided = self.decisions(found.output)
+        return found
+
+    def _checked(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> Prediction:
+        """:meth:`predict_records` without the decisions (``decided`` is None): what ``predict_proba`` needs."""
         model_input = self.prepare(data, source)
         output, errors = self.check(model_input, self.run(model_input))
-        return Prediction(output, self.decisions(output), errors, self.warnings(model_input))
+        return Prediction(output, None, errors, self.warnings(model_input))
 
     def prepare(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> ModelInput:
         """Coerce raw records to the graph's inputs (the one coercion path of :mod:`shipyard.schema`).
@@ -332,11 +339,12 @@ class Predictor:
 
     def check(self, model_input: ModelInput, output: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
         """The output with NaN rows for records not predicted, and why each was not (outside the accepted range, a non-finite output)."""
-        errors = out_of_range(model_input.columns, self.schema, self.input_margin)
+        errors = self._range_check(model_input.columns)
         output = np.array(output, dtype=np.float32)
-        rows_ok = np.isfinite(output).reshape(len(output), -1).all(axis=1)
-        for row in np.flatnonzero(~rows_ok):
-            errors.setdefault(int(row), "the model's output is not finite (an overflow inside the graph); check the record's values")
+        if not np.isfinite(output).all():
+            rows_ok = np.isfinite(output).reshape(len(output), -1).all(axis=1)
+            for row in np.flatnonzero(~rows_ok):
+                errors.setdefault(int(row), "the model's output is not finite (an overflow inside the graph); check the record's values")
         if errors:
             output[sorted(errors)] = np.nan
         return output, errors

@@ -605,21 +605,54 @@ def out_of_range(model_input: Any, schema: list[Column], margin: float | None) -
         Row position to a message naming the first offending column, its
         value and the accepted range; missing values (NaN) are accepted.
     """
-    errors: dict[int, str] = {}
-    if margin is None:
+    return RangeCheck(schema, margin)(model_input)
+
+
+class RangeCheck:
+    """:func:`out_of_range` with the accepted ranges computed once (the predictor keeps one per bundle).
+
+    The common case, every value inside its range, costs one vectorised
+    comparison over all numeric columns; messages are only built for the
+    records that fail.
+
+    Parameters
+    ----------
+    schema : list of Column
+    margin : float or None
+        ``input_range.margin``; None accepts every value.
+    """
+
+    def __init__(self, schema: list[Column], margin: float | None) -> None:
+        self.margin = margin
+        self.columns = [] if margin is None else [c for c in schema if c.kind == "numeric" and c.min is not None and c.max is not None]
+        ranges = [accepted_range(c, margin) for c in self.columns]
+        self.low = np.array([r[0] for r in ranges], dtype=np.float64).reshape(-1, 1)
+        self.high = np.array([r[1] for r in ranges], dtype=np.float64).reshape(-1, 1)
+        self.lows, self.highs = [float(r[0]) for r in ranges], [float(r[1]) for r in ranges]
+
+    def __call__(self, model_input: Any) -> dict[int, str]:
+        """Row position to the message of its first offending column (see :func:`out_of_range`)."""
+        if not self.columns:
+            return {}
+        values = [np.asarray(model_input[c.onnx_name]) for c in self.columns]
+        block = np.array(values, dtype=np.float64) if len(values[0]) <= 256 else None
+        if block is not None:
+            if not ((block < self.low) | (block > self.high)).any():
+                return {}
+            suspects = range(len(self.columns))
+        else:
+            # Python floats compare with float32 arrays without casting them to float64; NaN compares False: accepted
+            suspects = [i for i, (v, low, high) in enumerate(zip(values, self.lows, self.highs)) if ((v < low) | (v > high)).any()]
+        errors: dict[int, str] = {}
+        for i in suspects:
+            col, column_values, low, high = self.columns[i], values[i], self.lows[i], self.highs[i]
+            for row in np.flatnonzero((column_values < low) | (column_values > high)):
+                errors.setdefault(
+                    int(row),
+                    f"column '{col.name}' = {float(column_values[row]):.6g} is outside the accepted range [{low:.6g}, {high:.6g}] "
+                    f"(the training range {col.min:.6g} to {col.max:.6g} widened by {self.margin:g} times its width)",
+                )
         return errors
-    for col in schema:
-        if col.kind != "numeric" or col.min is None or col.max is None:
-            continue
-        low, high = accepted_range(col, margin)
-        values = np.asarray(model_input[col.onnx_name])
-        for row in np.flatnonzero((values < low) | (values > high)):
-            errors.setdefault(
-                int(row),
-                f"column '{col.name}' = {float(values[row]):.6g} is outside the accepted range [{low:.6g}, {high:.6g}] "
-                f"(the training range {col.min:.6g} to {col.max:.6g} widened by {margin:g} times its width)",
-            )
-    return errors
 
 
 def is_valid_text(value: str) -> bool:
