@@ -296,24 +296,52 @@ def serve(
     path: Path = typer.Argument(..., help="Run directory or bundle folder."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Server processes (Prometheus metrics aggregated across them)."),
+    batching: bool = typer.Option(True, "--batching/--no-batching", help="Group concurrent requests into one onnxruntime call."),
+    max_batch_size: int = typer.Option(256, "--max-batch-size", min=1, max=10_000, help="Most records per onnxruntime call."),
+    max_wait_ms: float = typer.Option(0.0, "--max-wait-ms", min=0.0, max=1000.0, help="How long a batch waits for more requests (0: never delays a request)."),
+    threads: int = typer.Option(1, "--threads", min=1, max=64, help="onnxruntime intra-op threads per process."),
+    api_key_file: Path = typer.Option(None, "--api-key-file", help="Require 'Authorization: Bearer <key>' for predictions; one key per line (or set SHIPYARD_API_KEYS)."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One JSON line per request on stderr (no record contents)."),
 ) -> None:
     """Serve a bundle over HTTP (FastAPI + uvicorn, onnxruntime only)."""
+    import os
+    import shutil
     import socket
+    import tempfile
 
     import uvicorn
 
     from shipyard.rundir import reap_stale_runs
     from shipyard.serving.app import create_app
+    from shipyard.serving.settings import ENV, ServeSettings, read_api_keys
 
     reap_stale_runs(path)  # a run of this recipe left "running" by a killed process is marked so
-    application = create_app(path)
+    keys = read_api_keys(api_key_file)
+    settings = ServeSettings(str(path), batching, max_batch_size, max_wait_ms, workers, threads, keys, access_log)
+    application = create_app(path, settings)  # checks the bundle (and fails with one line) before binding
     try:
         with socket.create_server((host, port)):
             pass
     except OSError as exc:
         raise ShipyardError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})", "choose another --port") from None
-    err.print(f"serving {path} on http://{host}:{port} (POST /v1/predict, GET /healthz, docs at /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    auth = "; predictions need a bearer key" if keys else ""
+    err.print(
+        f"serving {path} on http://{host}:{port} with {workers} worker(s), micro-batching {'on' if batching else 'off'}{auth} "
+        "(POST /v1/predict, GET /healthz /readyz /metrics /v1/model, docs at /docs)"
+    )
+    if workers == 1:
+        uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+        return
+    metrics_dir = tempfile.mkdtemp(prefix="shipyard-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[ENV] = settings.to_env()
+    try:
+        uvicorn.run(
+            "shipyard.serving.app:create_app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()

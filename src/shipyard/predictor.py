@@ -22,11 +22,42 @@ import pandas as pd
 from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError, ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_PREDICTION, GRAPH_TASK, PREDICTION_FIELDS, prediction_mismatch, read_manifest
-from shipyard.schema import Column, check_text, coerce, invalid_text_error, is_valid_text, missing_notes, onnx_feed, out_of_range
+from shipyard.schema import Column, check_text, coerce_columns, coerce_records, invalid_text_error, is_valid_text, missing_notes, RangeCheck
 from shipyard.tasks import get_task
 
 UNSEEN_ENCODING = {"onehot": "encoded as all zeros", "ordinal": "encoded as -1"}
 """How each categorical encoder (``prepare.encoder``) encodes a category not seen (or too rare) in training."""
+
+
+@dataclass
+class ModelInput:
+    """Records coerced to the graph's inputs: one 1-D array per column, in schema order.
+
+    Attributes
+    ----------
+    columns : dict of str to ndarray of shape (n_rows,)
+        Keyed by ``Column.onnx_name``: float32 for numeric columns, object (str) for categorical.
+    n_rows : int
+    """
+
+    columns: dict[str, np.ndarray]
+    n_rows: int
+
+    def feed(self) -> dict[str, np.ndarray]:
+        """The onnxruntime feed: each column as shape (n_rows, 1)."""
+        return {name: values.reshape(-1, 1) for name, values in self.columns.items()}
+
+    @classmethod
+    def concat(cls, inputs: list["ModelInput"]) -> "ModelInput":
+        """Stack several inputs (of one schema) into one batch, rows in list order."""
+        if len(inputs) == 1:
+            return inputs[0]
+        names = inputs[0].columns
+        return cls({n: np.concatenate([i.columns[n] for i in inputs]) for n in names}, sum(i.n_rows for i in inputs))
+
+
+DEFAULT_SESSION = {"intra_op_num_threads": 1, "inter_op_num_threads": 1, "graph_optimization_level": "ORT_ENABLE_ALL", "execution_mode": "ORT_SEQUENTIAL", "allow_spinning": False}
+"""The onnxruntime session options of a Predictor unless told otherwise (recorded in ``Predictor.session_options``)."""
 
 
 @dataclass
@@ -47,7 +78,7 @@ class Prediction:
     """
 
     output: np.ndarray
-    decided: np.ndarray
+    decided: np.ndarray | None
     errors: dict[int, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -61,6 +92,12 @@ class Predictor:
         Bundle folder or run directory. Every file's sha256 is checked.
     providers : list of str, optional
         onnxruntime execution providers; default CUDA when available, then CPU.
+    intra_op_threads : int
+        onnxruntime's intra-op threads (default 1: one request's graph is small,
+        and a server runs one process per core; see ``shipyard serve --workers``).
+    allow_spinning : bool
+        Let idle onnxruntime threads spin (costs CPU the Python side needs under
+        concurrency; off by default).
 
     Attributes
     ----------
@@ -81,7 +118,7 @@ class Predictor:
         If the bundle is missing or was modified after export.
     """
 
-    def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
+    def __init__(self, path: str | Path, providers: list[str] | None = None, intra_op_threads: int = 1, allow_spinning: bool = False) -> None:
         self.path, self.manifest = read_manifest(path)
         self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
         self.labels = list(self.manifest["labels"])
@@ -92,6 +129,7 @@ class Predictor:
         decision = self.manifest.get("decision") or {}
         self.threshold: float | None = decision.get("threshold")
         self.input_margin: float | None = (self.manifest.get("input_range") or {}).get("margin")
+        self._range_check = RangeCheck(self.schema, self.input_margin)
         encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
         self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
         self.model_sha256: str = self.manifest["files"][self.manifest["model_file"]]["sha256"]
@@ -100,8 +138,19 @@ class Predictor:
             providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
         self.session = ort.InferenceSession(str(self.path / self.manifest["model_file"]), options, providers=providers)
+        self.session_options = DEFAULT_SESSION | {
+            "intra_op_num_threads": intra_op_threads,
+            "allow_spinning": allow_spinning,
+            "providers": self.session.get_providers(),
+        }
         self._check_manifest_matches_graph()
+        self._known = {c.onnx_name: frozenset(c.categories) for c in self.schema if c.is_text}
         positive = self.manifest.get("positive_label")
         self.positive_index: int | None = [str(label) for label in self.labels].index(positive) if positive is not None else None
 
@@ -148,6 +197,21 @@ class Predictor:
     def __repr__(self) -> str:
         return f"Predictor({str(self.path)!r}, labels={self.labels})"
 
+    @property
+    def name(self) -> str:
+        """The model's name (the recipe's)."""
+        return self.manifest["name"]
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the deployed (verified) graph file."""
+        return self.model_sha256
+
+    @property
+    def version(self) -> str:
+        """What identifies this model version in responses, logs and metrics: the manifest's ``version``, else the graph's sha256 prefix."""
+        return str(self.manifest.get("version") or self.sha256[:12])
+
     def predict_proba(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Class probabilities for raw records.
 
@@ -177,7 +241,7 @@ class Predictor:
         """
         if not self.task.has_classes:
             raise InputError(f"{self.path}: a {self.task.name} model has no class probabilities", "call predict() for the predicted values")
-        return self._warned(self.predict_records(data, source)).output
+        return self._warned(self._checked(data, source)).output
 
     def predict_values(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Predicted values of a regression bundle.
@@ -194,7 +258,7 @@ class Predictor:
         """
         if self.task.has_classes:
             raise InputError(f"{self.path}: a {self.task.name} model predicts labels, not values", "call predict() or predict_proba()")
-        return self._warned(self.predict_records(data, source)).output
+        return self._warned(self._checked(data, source)).output
 
     def predict_with_warnings(
         self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input"
@@ -237,17 +301,50 @@ class Predictor:
             For a problem of the whole batch: no records, a missing column,
             a non-number in a numeric column, text that is not valid Unicode.
         """
-        model_input = self._model_input(data, source)
-        output, errors = self._checked(model_input)
-        return Prediction(output, self.decisions(output), errors, self._unseen(model_input))
+        found = self._checked(data, source)
+        found.decided = self.decisions(found.output)
+        return found
 
-    def _checked(self, model_input: pd.DataFrame) -> tuple[np.ndarray, dict[int, str]]:
-        """The model's output with NaN rows for records not predicted, and why each was not."""
-        errors = out_of_range(model_input, self.schema, self.input_margin)
-        output = np.array(self._run(model_input), dtype=np.float32)
-        rows_ok = np.isfinite(output).reshape(len(output), -1).all(axis=1)
-        for row in np.flatnonzero(~rows_ok):
-            errors.setdefault(int(row), "the model's output is not finite (an overflow inside the graph); check the record's values")
+    def _checked(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> Prediction:
+        """:meth:`predict_records` without the decisions (``decided`` is None): what ``predict_proba`` needs."""
+        model_input = self.prepare(data, source)
+        output, errors = self.check(model_input, self.run(model_input))
+        return Prediction(output, None, errors, self.warnings(model_input))
+
+    def prepare(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> ModelInput:
+        """Coerce raw records to the graph's inputs (the one coercion path of :mod:`shipyard.schema`).
+
+        Records (dicts) are coerced column by column without building a
+        DataFrame; a DataFrame's plain numeric columns are taken as one block.
+
+        Raises
+        ------
+        InputError
+            As :meth:`predict_records`.
+        """
+        if isinstance(data, dict) and not (data and all(isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in data.values())):
+            data = [data]  # one record
+        if isinstance(data, list) and all(isinstance(r, dict) for r in data):
+            model_input = ModelInput(coerce_records(data, self.schema, source), len(data))
+        else:
+            frame = _as_frame(data, source)
+            model_input = ModelInput(coerce_columns(frame, len(frame), self.schema, source), len(frame))
+        check_text(model_input.columns, self.schema, source)
+        return model_input
+
+    def run(self, model_input: ModelInput) -> np.ndarray:
+        """The graph's output for coerced inputs: probabilities (n_rows, n_classes) or values (n_rows,), unchecked."""
+        (result,) = self.session.run([self.task.output], model_input.feed())
+        return self.task.shape_output(result)
+
+    def check(self, model_input: ModelInput, output: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+        """The output with NaN rows for records not predicted, and why each was not (outside the accepted range, a non-finite output)."""
+        errors = self._range_check(model_input.columns)
+        output = np.array(output, dtype=np.float32)
+        if not np.isfinite(output).all():
+            rows_ok = np.isfinite(output).reshape(len(output), -1).all(axis=1)
+            for row in np.flatnonzero(~rows_ok):
+                errors.setdefault(int(row), "the model's output is not finite (an overflow inside the graph); check the record's values")
         if errors:
             output[sorted(errors)] = np.nan
         return output, errors
@@ -259,15 +356,6 @@ class Predictor:
                 f"{len(found.errors)} of {len(found.output)} records could not be predicted (NaN rows): {shown}", RuntimeWarning, stacklevel=3
             )
         return found
-
-    def _model_input(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
-        model_input = coerce(_as_frame(data, source), self.schema, source)
-        check_text(model_input, self.schema, source)
-        return model_input
-
-    def _run(self, model_input: pd.DataFrame) -> np.ndarray:
-        (result,) = self.session.run([self.task.output], onnx_feed(model_input, self.schema))
-        return self.task.shape_output(result)
 
     def predict(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Most probable label for each record.
@@ -319,11 +407,23 @@ class Predictor:
             One message per (column, value), e.g. ``"column 'color': unseen category 'teal' (rows 0, 3) encoded as all zeros"``
             (:func:`shipyard.schema.missing_notes`).
         """
-        return self._unseen(self._model_input(data, "input"))
+        return self.warnings(self.prepare(data, "input"))
 
-    def _unseen(self, model_input: pd.DataFrame) -> list[str]:
-        return missing_notes(model_input, self.schema, self.unseen_encoding)
+    def unseen(self, model_input: ModelInput) -> dict[str, int]:
+        """How many values of each column the encoder cannot place (unseen categories, missing values training never had)."""
+        found: dict[str, int] = {}
+        for col in self.schema:
+            if not col.is_text or not col.categories:
+                continue
+            values = model_input.columns[col.onnx_name]
+            new = set(values.tolist()) - self._known[col.onnx_name]
+            if new:
+                found[col.name] = int(np.isin(values, list(new)).sum())
+        return found
 
+    def warnings(self, model_input: ModelInput) -> list[str]:
+        """One message per (column, value) the encoder cannot place (:func:`shipyard.schema.missing_notes`)."""
+        return missing_notes(model_input.columns, self.schema, self.unseen_encoding)
 
 def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):

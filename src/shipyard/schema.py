@@ -291,11 +291,12 @@ def boolean_of(value: Any) -> str | None:
     return None
 
 
-def _map_unique(values: pd.Series, fn: Any) -> np.ndarray:
+def _map_unique(values: Any, fn: Any) -> np.ndarray:
     """Apply ``fn`` once per distinct raw value (keyed by type and value, so ``True``, ``1`` and ``1.0`` stay apart)."""
     cache: dict[Any, Any] = {}
-    out = np.empty(len(values), dtype=object)
-    for i, value in enumerate(values.to_numpy(dtype=object)):
+    raw = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
+    out = np.empty(len(raw), dtype=object)
+    for i, value in enumerate(raw):
         try:
             key = (type(value), value)
             out[i] = cache[key] if key in cache else cache.setdefault(key, fn(value))
@@ -306,6 +307,8 @@ def _map_unique(values: pd.Series, fn: Any) -> np.ndarray:
 
 def coerce(frame: pd.DataFrame, schema: list[Column], source: str = "input") -> pd.DataFrame:
     """Turn raw records into the model's input frame (the rules are in the module docstring).
+
+    A frame's view of :func:`coerce_columns`, the one coercion path.
 
     Parameters
     ----------
@@ -328,33 +331,134 @@ def coerce(frame: pd.DataFrame, schema: list[Column], source: str = "input") -> 
         value that is not a number (or beyond float32), or a boolean column a
         value that is not a boolean. Row numbers in messages count from 0.
     """
-    if len(frame) == 0:
+    return pd.DataFrame(coerce_columns(frame, len(frame), schema, source), index=frame.index)
+
+
+def coerce_records(records: list[dict[str, Any]], schema: list[Column], source: str = "input") -> dict[str, np.ndarray]:
+    """:func:`coerce_columns` of a list of records (``{column: value}`` mappings), without building a DataFrame.
+
+    As in a DataFrame built from the records, a column some records leave out
+    is missing in those records; a column every record leaves out is a missing column.
+    Numeric columns whose values are all plain numbers (or null) are converted
+    together as one block.
+    """
+    numeric = [c for c in schema if c.kind == "numeric"]
+    done: dict[str, np.ndarray] = {}
+    if numeric and records and all(type(r) is dict for r in records):
+        rows = [[record.get(c.name, _ABSENT) for c in numeric] for record in records]
+        if all(type(v) in _PLAIN_NUMBERS for row in rows for v in row):
+            try:
+                block = np.array(rows, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64: the per-column path says so
+                block = None
+            if block is not None and not (np.abs(block) > FLOAT32_MAX).any():
+                block = np.asfortranarray(block, dtype=np.float32)
+                done = {c.onnx_name: block[:, j] for j, c in enumerate(numeric)}
+    columns = {}
+    for c in schema:
+        if c.onnx_name in done:
+            columns[c.name] = done[c.onnx_name]
+            continue
+        values = [record.get(c.name, _ABSENT) for record in records]
+        if not all(v is _ABSENT for v in values):
+            columns[c.name] = [None if v is _ABSENT else v for v in values]
+    out = coerce_columns(columns, len(records), [c for c in schema if c.onnx_name not in done], source) if len(done) < len(schema) else {}
+    return {c.onnx_name: done[c.onnx_name] if c.onnx_name in done else out[c.onnx_name] for c in schema}
+
+
+_ABSENT = object()
+
+
+def coerce_columns(columns: Any, n_rows: int, schema: list[Column], source: str = "input") -> dict[str, np.ndarray]:
+    """The one coercion of raw values to the graph's inputs, column by column (no per-row pandas work).
+
+    Parameters
+    ----------
+    columns : DataFrame or mapping of str to sequence
+        Raw values by column name: a DataFrame's columns (dtypes are used:
+        numeric columns take a vectorised path), or lists/arrays of Python
+        values (e.g. JSON records); extra columns are ignored.
+    n_rows : int
+    schema : list of Column
+    source : str
+        What the records are (a file name, "request"), for messages.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (n_rows,)
+        Keyed by ``onnx_name``: float32 for numeric columns (NaN where
+        missing), object arrays of str for categorical and boolean columns.
+
+    Raises
+    ------
+    InputError
+        As :func:`coerce`.
+    """
+    if n_rows == 0:
         raise InputError(f"{source}: no records to predict", "send at least one record")
-    absent = [c.name for c in schema if c.name not in frame.columns]
+    present = set(columns.columns.tolist()) if isinstance(columns, pd.DataFrame) else columns
+    absent = [c.name for c in schema if c.name not in present]
     if absent:
         raise InputError(
             f"{source}: missing column(s) {', '.join(repr(a) for a in absent)}",
             f"the model expects: {', '.join(c.name for c in schema)}",
         )
-    out = {}
+    out: dict[str, np.ndarray] = {}
+    if isinstance(columns, pd.DataFrame):
+        columns, out = _frame_columns(columns, schema, source)
     for col in schema:
-        values = frame[col.name]
+        if col.onnx_name in out:
+            continue
+        values = columns[col.name]
         if col.kind == "numeric":
             out[col.onnx_name] = _numbers(values, col, source)
         elif col.kind == "boolean":
             mapped = _map_unique(values, boolean_of)
-            bad = np.array([m is None for m in mapped], dtype=bool)
+            bad = np.fromiter((m is None for m in mapped), dtype=bool, count=len(mapped))
             if bad.any():
                 row = int(np.flatnonzero(bad)[0])
                 raise InputError(
-                    f"{source}: column '{col.name}' must be a boolean, got {_shown(values.iloc[row])!r} in row {row}",
+                    f"{source}: column '{col.name}' must be a boolean, got {_shown(_at(values, row))!r} in row {row}",
                     "send true or false (or yes/no, 1/0), or null for a missing value",
                 )
             out[col.onnx_name] = mapped
         else:
             markers = frozenset(col.marker_values)
             out[col.onnx_name] = _map_unique(values, lambda v: category_of(v, markers))
-    return pd.DataFrame(out, index=frame.index)
+    return out
+
+
+def _frame_columns(frame: pd.DataFrame, schema: list[Column], source: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A frame's schema columns, and the plain numeric ones already coerced.
+
+    Columns of plain numpy numeric (or bool) dtype are taken as one float64
+    block, range-checked and cast once (column access and per-column work
+    are what cost time in pandas); the others are returned as Series for the
+    per-column rules.
+    """
+    order = frame.columns.tolist()
+    dtypes = dict(zip(order, frame.dtypes.tolist()))
+    plain = [c for c in schema if c.kind == "numeric" and isinstance(dtypes.get(c.name), np.dtype) and dtypes[c.name].kind in "fiub"]
+    done: dict[str, np.ndarray] = {}
+    if plain:
+        names = [c.name for c in plain]
+        block = (frame if names == order else frame[names]).to_numpy(dtype=np.float64)
+        too_large = np.abs(block) > FLOAT32_MAX
+        if too_large.any():
+            row, j = (int(i) for i in np.argwhere(too_large)[0])
+            _checked_float32(block[:, j], block[:, j], plain[j], source)  # raises, naming the column and the row
+        block = np.asfortranarray(block, dtype=np.float32)  # each column contiguous
+        done = {c.onnx_name: block[:, j] for j, c in enumerate(plain)}
+    skip = {c.name for c in plain}
+    return {c.name: frame[c.name] for c in schema if c.name not in skip}, done
+
+
+def _at(values: Any, row: int) -> Any:
+    return values.iloc[row] if isinstance(values, pd.Series) else values[row]
+
+
+_PLAIN_NUMBERS = frozenset({float, int, bool, type(None), np.float64, np.float32, np.int64, np.int32, np.bool_})
+"""Value types whose conversion to float64 needs no parsing (None is missing, booleans 1/0)."""
 
 
 def _shown(value: Any) -> Any:
@@ -362,7 +466,17 @@ def _shown(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _numbers(values: pd.Series, col: Column, source: str) -> np.ndarray:
+def _numbers(values: Any, col: Column, source: str) -> np.ndarray:
+    if not isinstance(values, pd.Series):
+        if all(type(v) in _PLAIN_NUMBERS for v in values):
+            try:  # JSON numbers, None and booleans: one vectorised conversion, the same values as the parsing path below
+                return _checked_float32(np.array(values, dtype=np.float64), values, col, source)
+            except OverflowError:  # an integer beyond float64: the parsing path below says so
+                pass
+        values = pd.Series(values, dtype=object)
+    kind = getattr(values.dtype, "kind", "O")
+    if kind in "fiub" and isinstance(values.dtype, np.dtype):  # plain numpy numbers and booleans: no parsing, no copies beyond one cast
+        return _checked_float32(values.to_numpy(dtype=np.float64), values, col, source)
     if pd.api.types.is_bool_dtype(values.dtype):
         values = values.astype("float64")
     if pd.api.types.is_numeric_dtype(values.dtype):
@@ -381,7 +495,11 @@ def _numbers(values: pd.Series, col: Column, source: str) -> np.ndarray:
             f"{source}: column '{col.name}' must be numeric, got {_shown(values.iloc[row])!r} in row {row}",
             "send a number, or null for a missing value",
         )
-    array = numbers_.to_numpy(dtype="float64")
+    return _checked_float32(numbers_.to_numpy(dtype="float64"), values, col, source)
+
+
+def _checked_float32(array: np.ndarray, values: Any, col: Column, source: str) -> np.ndarray:
+    """float64 numbers as float32, refusing magnitudes (and infinities) beyond float32's range."""
     too_large = np.abs(array) > FLOAT32_MAX
     if too_large.any():
         row = int(np.flatnonzero(too_large)[0])
@@ -392,13 +510,13 @@ def _numbers(values: pd.Series, col: Column, source: str) -> np.ndarray:
     return array.astype("float32")
 
 
-def missing_notes(model_input: pd.DataFrame, schema: list[Column], encoding: str = "encoded as all zeros") -> list[str]:
+def missing_notes(model_input: Any, schema: list[Column], encoding: str = "encoded as all zeros") -> list[str]:
     """Warnings for values the encoder turns into all zeros: unseen categories, and missing values a column never had in training.
 
     Parameters
     ----------
-    model_input : DataFrame
-        From :func:`coerce`.
+    model_input : DataFrame or mapping of str to ndarray
+        From :func:`coerce` or :func:`coerce_columns` (keyed by ``onnx_name``).
     schema : list of Column
         With the training ``categories``.
     encoding : str
@@ -414,9 +532,9 @@ def missing_notes(model_input: pd.DataFrame, schema: list[Column], encoding: str
         if not col.is_text or not col.categories:
             continue
         known = set(col.categories)
-        values = model_input[col.onnx_name]
-        for value in sorted(set(values) - known):
-            rows = np.flatnonzero((values == value).to_numpy())[:5].tolist()
+        values = np.asarray(model_input[col.onnx_name], dtype=object)
+        for value in sorted(set(values.tolist()) - known):
+            rows = np.flatnonzero(values == value)[:5].tolist()
             where = f"(rows {', '.join(map(str, rows))})"
             if value == MISSING_CATEGORY:
                 notes.append(f"column '{col.name}': missing value {where} {encoding}: the training split had no missing value there ({MISSING_RULE})")
@@ -471,13 +589,13 @@ def accepted_range(col: Column, margin: float | None) -> tuple[float, float]:
     return max(col.min - margin * width, -FLOAT32_MAX), min(col.max + margin * width, FLOAT32_MAX)
 
 
-def out_of_range(model_input: pd.DataFrame, schema: list[Column], margin: float | None) -> dict[int, str]:
+def out_of_range(model_input: Any, schema: list[Column], margin: float | None) -> dict[int, str]:
     """Records holding a numeric value outside the accepted range (:func:`accepted_range`).
 
     Parameters
     ----------
-    model_input : DataFrame of shape (n_rows, n_columns)
-        From :func:`coerce`.
+    model_input : DataFrame or mapping of str to ndarray
+        From :func:`coerce` or :func:`coerce_columns` (keyed by ``onnx_name``).
     schema : list of Column
     margin : float or None
 
@@ -487,21 +605,54 @@ def out_of_range(model_input: pd.DataFrame, schema: list[Column], margin: float 
         Row position to a message naming the first offending column, its
         value and the accepted range; missing values (NaN) are accepted.
     """
-    errors: dict[int, str] = {}
-    if margin is None:
+    return RangeCheck(schema, margin)(model_input)
+
+
+class RangeCheck:
+    """:func:`out_of_range` with the accepted ranges computed once (the predictor keeps one per bundle).
+
+    The common case, every value inside its range, costs one vectorised
+    comparison over all numeric columns; messages are only built for the
+    records that fail.
+
+    Parameters
+    ----------
+    schema : list of Column
+    margin : float or None
+        ``input_range.margin``; None accepts every value.
+    """
+
+    def __init__(self, schema: list[Column], margin: float | None) -> None:
+        self.margin = margin
+        self.columns = [] if margin is None else [c for c in schema if c.kind == "numeric" and c.min is not None and c.max is not None]
+        ranges = [accepted_range(c, margin) for c in self.columns]
+        self.low = np.array([r[0] for r in ranges], dtype=np.float64).reshape(-1, 1)
+        self.high = np.array([r[1] for r in ranges], dtype=np.float64).reshape(-1, 1)
+        self.lows, self.highs = [float(r[0]) for r in ranges], [float(r[1]) for r in ranges]
+
+    def __call__(self, model_input: Any) -> dict[int, str]:
+        """Row position to the message of its first offending column (see :func:`out_of_range`)."""
+        if not self.columns:
+            return {}
+        values = [np.asarray(model_input[c.onnx_name]) for c in self.columns]
+        block = np.array(values, dtype=np.float64) if len(values[0]) <= 256 else None
+        if block is not None:
+            if not ((block < self.low) | (block > self.high)).any():
+                return {}
+            suspects = range(len(self.columns))
+        else:
+            # Python floats compare with float32 arrays without casting them to float64; NaN compares False: accepted
+            suspects = [i for i, (v, low, high) in enumerate(zip(values, self.lows, self.highs)) if ((v < low) | (v > high)).any()]
+        errors: dict[int, str] = {}
+        for i in suspects:
+            col, column_values, low, high = self.columns[i], values[i], self.lows[i], self.highs[i]
+            for row in np.flatnonzero((column_values < low) | (column_values > high)):
+                errors.setdefault(
+                    int(row),
+                    f"column '{col.name}' = {float(column_values[row]):.6g} is outside the accepted range [{low:.6g}, {high:.6g}] "
+                    f"(the training range {col.min:.6g} to {col.max:.6g} widened by {self.margin:g} times its width)",
+                )
         return errors
-    for col in schema:
-        if col.kind != "numeric" or col.min is None or col.max is None:
-            continue
-        low, high = accepted_range(col, margin)
-        values = model_input[col.onnx_name].to_numpy()
-        for row in np.flatnonzero((values < low) | (values > high)):
-            errors.setdefault(
-                int(row),
-                f"column '{col.name}' = {float(values[row]):.6g} is outside the accepted range [{low:.6g}, {high:.6g}] "
-                f"(the training range {col.min:.6g} to {col.max:.6g} widened by {margin:g} times its width)",
-            )
-    return errors
 
 
 def is_valid_text(value: str) -> bool:
@@ -522,7 +673,7 @@ def invalid_text_error(source: str, column: str, value: str, row: int) -> InputE
     )
 
 
-def check_text(model_input: pd.DataFrame, schema: list[Column], source: str = "input") -> None:
+def check_text(model_input: Any, schema: list[Column], source: str = "input") -> None:
     """Refuse categorical values that are not valid Unicode text (e.g. a lone surrogate such as ``"\ud800"``).
 
     JSON can carry a lone surrogate as an escape; Python keeps it in a
@@ -537,7 +688,7 @@ def check_text(model_input: pd.DataFrame, schema: list[Column], source: str = "i
     for col in schema:
         if col.kind != "categorical":
             continue
-        values = model_input[col.onnx_name].to_numpy()
+        values = np.asarray(model_input[col.onnx_name], dtype=object)
         if is_valid_text("".join(values)):
             continue
         row = next(i for i, value in enumerate(values) if not is_valid_text(value))

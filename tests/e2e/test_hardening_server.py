@@ -178,7 +178,8 @@ def test_healthz_names_the_verified_graph(server, breast_cancer_run):
 
     client, _ = server
     body = client.get("/healthz").json()
-    assert body == {"status": "ok", "model": "breast-cancer", "sha256": hashlib.sha256((breast_cancer_run.bundle / "model.onnx").read_bytes()).hexdigest()}
+    sha256 = hashlib.sha256((breast_cancer_run.bundle / "model.onnx").read_bytes()).hexdigest()
+    assert body == {"status": "ok", "model": "breast-cancer", "version": sha256[:12], "sha256": sha256}
 
 
 # --- item 7: the size limit counts the bytes received, whatever the transfer encoding ---------------------------------

@@ -18,6 +18,7 @@ class PredictResponse(BaseModel):
     labels: list[Any | None] = Field(..., description="Predicted class of each record (arg-max, or the bundle's tuned decision threshold); null for a record listed in errors.")
     probabilities: list[dict[str, float] | None] = Field(..., description="Per-record mapping from class label to probability; null for a record listed in errors.")
     model: str = Field(..., description="Name of the served model.")
+    version: str = Field(..., description="Version of the model that produced these predictions.")
     warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
     errors: list[RecordError] = Field(default_factory=list, description="Records that could not be predicted, and why; the other records are predicted.")
 
@@ -27,5 +28,6 @@ class RegressionResponse(BaseModel):
 
     predictions: list[float | None] = Field(..., description="Predicted value of each record, in the target's units; null for a record listed in errors.")
     model: str = Field(..., description="Name of the served model.")
+    version: str = Field(..., description="Version of the model that produced these predictions.")
     warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
     errors: list[RecordError] = Field(default_factory=list, description="Records that could not be predicted, and why; the other records are predicted.")
