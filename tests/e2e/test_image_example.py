@@ -13,7 +13,7 @@ import pandas as pd
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from tests.e2e.servers import assert_serves_without_torch, serving
+from serving_helpers import assert_serves_without_torch, served
 
 
 def _png(pixels: np.ndarray) -> str:
@@ -40,7 +40,7 @@ def test_served_as_png_and_as_nested_arrays(digits_run):
     digits = load_digits()
     images = digits.images[:6]
     expected = shipyard.load(digits_run.path).predict_proba([{"image": image} for image in images])
-    with serving(digits_run.path.parent / "latest") as client:
+    with served(digits_run.path.parent / "latest") as (client, _):
         arrays = client.post("/v1/predict", json={"records": [{"image": image.tolist()} for image in images]})
         pngs = client.post("/v1/predict", json={"records": [{"image": _png(image)} for image in images]})
         assert arrays.status_code == 200 and pngs.status_code == 200, (arrays.text, pngs.text)
@@ -50,6 +50,13 @@ def test_served_as_png_and_as_nested_arrays(digits_run):
         assert sum(int(label) == digit for label, digit in zip(arrays.json()["labels"], digits.target[:6])) >= 5
         wrong = client.post("/v1/predict", json={"records": [{"image": [[0] * 16] * 16}]})
         assert wrong.status_code == 422 and "the model takes 8x8" in wrong.json()["detail"]
+        # the server's request path: pixels beyond the training range refuse that record only; the version and the metrics
+        mixed = client.post("/v1/predict", json={"records": [{"image": images[0].tolist()}, {"image": (images[1] + 17).tolist()}]})
+        body = mixed.json()
+        assert mixed.status_code == 200 and body["labels"][0] == arrays.json()["labels"][0] and body["labels"][1] is None
+        assert body["errors"] == [{"record": 1, "detail": "pixel values must be finite and in [0, 16] (the units of the training images)"}]
+        assert body["version"] == client.get("/healthz").json()["version"]
+        assert "shipyard_records_predicted_total 13.0" in client.get("/metrics").text
 
 
 def test_batch_prediction_of_a_folder_of_pngs_and_of_a_npz(digits_run, tmp_path):
@@ -103,3 +110,18 @@ def test_transfer_from_semeion_keeps_the_frozen_block_and_reports_from_scratch(t
 
 def test_serving_an_image_bundle_never_imports_torch(digits_run):
     assert_serves_without_torch(digits_run.bundle, "{'image': [[0] * 8] * 8}")
+
+
+def test_compress_is_refused_for_an_image_network_before_anything_runs(digits_run):
+    import pytest
+
+    from shipyard.errors import RecipeError
+    from shipyard.recipe import CompressSpec
+    from shipyard.rundir import RunDir
+    from shipyard.stages import RunContext
+    from shipyard.stages.compress import check_compress
+
+    ctx = RunContext.from_run(RunDir(digits_run.path))
+    ctx.recipe.compress = CompressSpec(prune=None)
+    with pytest.raises(RecipeError, match="compress: not available for image models yet"):
+        check_compress(ctx.recipe, ctx.data)

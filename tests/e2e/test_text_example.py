@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tests.conftest import EXAMPLES
-from tests.e2e.servers import assert_serves_without_torch, serving
+from serving_helpers import assert_serves_without_torch, served
 
 
 def test_validate_names_a_missing_text_column_before_anything_is_written(tmp_path):
@@ -59,7 +59,7 @@ def test_served_over_http_as_the_python_api_predicts(sms_run):
 
     body = json.loads((EXAMPLES / "requests" / "sms_spam.json").read_text())
     expected = shipyard.load(sms_run.path).predict_proba(body["records"])
-    with serving(sms_run.path.parent / "latest") as client:
+    with served(sms_run.path.parent / "latest") as (client, _):
         response = client.post("/v1/predict", json=body)
         assert response.status_code == 200, response.text
         out = response.json()
@@ -67,6 +67,8 @@ def test_served_over_http_as_the_python_api_predicts(sms_run):
         assert np.allclose([[p["ham"], p["spam"]] for p in out["probabilities"]], expected, atol=1e-6)
         long = client.post("/v1/predict", json={"records": [{"text": "free entry " * 100}]}).json()
         assert long["warnings"] == ["record 0: text of 202 tokens truncated to the model's 64"]
+        assert long["version"] == out["version"] == client.get("/healthz").json()["version"]
+        assert f"shipyard_records_predicted_total {len(body['records']) + 1}.0" in client.get("/metrics").text
         missing = client.post("/v1/predict", json={"records": [{"message": "hi"}]})
         assert missing.status_code == 422 and {tuple(d["loc"][-1:]) for d in missing.json()["detail"]} >= {("text",), ("message",)}
         wrong = client.post("/v1/predict", json={"records": [{"text": 5}]})
@@ -113,3 +115,59 @@ def test_the_report_renders_the_text_sections_in_chromium(sms_run):
 
 def test_serving_a_text_bundle_never_imports_torch(sms_run):
     assert_serves_without_torch(sms_run.bundle, "{'text': 'hi'}")
+
+
+def test_compress_makes_the_text_variants_the_modality_allows(sms_run, tmp_path):
+    """The compress stage on a text run (a copy of it): fp32 and dynamic int8 of the network and of a 3-layer student, each a text bundle
+    checked for parity and scored on the test texts; a format or student the text input cannot make is reported, not fatal."""
+    import shutil
+
+    import shipyard
+    from shipyard.recipe import CompressSpec
+    from shipyard.rundir import RunDir
+    from shipyard.stages import RunContext
+    from shipyard.stages.compress import check_compress, compress
+
+    run = tmp_path / "run"
+    shutil.copytree(sms_run.path, run, symlinks=True)
+    ctx = RunContext.from_run(RunDir(run))
+    ctx.recipe.compress = CompressSpec.model_validate(
+        {
+            "formats": ["int8_dynamic", "fp16"],
+            "prune": None,
+            "distill": {"students": [[3], [6]], "epochs": 1},
+            "budget": {"max_drop": 0.05, "objective": "size"},
+            "latency": {"repeats": 30, "warmup": 3, "request_repeats": 3, "throughput_batch": 8},
+        }
+    )
+    check_compress(ctx.recipe, ctx.data)
+    result = compress(ctx)
+    by_name = {v["name"]: v for v in result["variants"]}
+    assert set(by_name) == {"fp32", "int8_dynamic", "fp16", "student_3_layers_fp32", "student_3_layers_int8_dynamic", "student_3_layers_fp16"}
+    assert by_name["fp16"]["status"] == "failed" and "only int8_dynamic" in by_name["fp16"]["error"]
+    assert [s["name"] for s in result["skipped"]] == ["student_6_layers"]
+    fp32, int8 = by_name["fp32"], by_name["int8_dynamic"]
+    assert fp32["parity"]["max_abs_diff"] <= fp32["parity"]["tolerance"] and int8["parity"]["rows"] == len(ctx.data.split.test)
+    assert int8["bytes"] < fp32["bytes"] / 2 and by_name["student_3_layers_fp32"]["parameters"] < fp32["parameters"]
+    assert fp32["test"]["f1"] == sms_run.metrics["test"]["f1"]  # the fp32 graph scores what the network scored
+    deployed = shipyard.load(run)
+    assert (run / "bundle" / "tokenizer.json").is_file() and deployed.manifest["compression"]["variant"] == result["selected"]
+    proba = deployed.predict_proba([{"text": "WINNER!! Claim your free prize now, call 09061743806"}, {"text": "see you at lunch"}])
+    assert proba.shape == (2, 2) and proba[0, deployed.labels.index("spam")] > proba[1, deployed.labels.index("spam")]
+
+
+def test_an_edited_tokenizer_setting_in_the_manifest_is_refused(sms_run, tmp_path):
+    import shutil
+
+    import pytest
+
+    import shipyard
+    from shipyard.errors import BundleError
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(sms_run.bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["text"]["max_length"] = 512
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="text differs from the values recorded"):
+        shipyard.load(bundle)

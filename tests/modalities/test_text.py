@@ -145,15 +145,19 @@ def test_typos_and_word_deletion_at_a_rate():
     assert changed > 0.9
 
 
-def test_distillation_loss_and_the_student_layers():
-    from shipyard.modalities.text.compress import DistillationLoss, student_layers
+def test_the_student_layers_and_distillation_batches_carry_the_teacher_logits():
+    from shipyard.modalities.text.compress import student_layers
+    from shipyard.modalities.text.dataset import TextDataset
+    from shipyard.predictor import ModelInput
 
     assert student_layers(6, 3) == [0, 2, 4] and student_layers(6, 2) == [0, 3] and student_layers(6, 6) == list(range(6))
-    logits = torch.tensor([[2.0, -1.0], [0.5, 0.3]])
-    target = torch.cat([torch.tensor([[0.0], [1.0]]), logits], 1)  # the teacher agrees with the student: no soft loss
-    hard = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1]))
-    assert torch.isclose(DistillationLoss(3.0, 0.7)(logits, target), 0.3 * hard, atol=1e-6)
-    assert torch.isclose(DistillationLoss(3.0, 0.0)(logits, target), hard)
+    ids = np.array([[5, 6, 0, 0], [7, 0, 0, 0], [8, 9, 10, 0]])
+    teacher = np.array([[1.0, -1.0], [0.5, 0.5], [-2.0, 2.0]], dtype=np.float32)
+    x, y, soft = TextDataset(ids, np.array([0, 1, 1]), 0, (teacher,)).__getitems__([0, 1])
+    assert x.tolist() == [[5, 6], [7, 0]] and y.tolist() == [0, 1] and torch.equal(soft, torch.from_numpy(teacher[:2]))
+    # the server's micro-batches stack requests of texts of different lengths, right-padded with the pad id
+    stacked = ModelInput.concat([ModelInput({"input_ids": ids[:1, :2]}, 1, pad=0), ModelInput({"input_ids": ids[2:, :3]}, 1, pad=0)])
+    assert stacked.columns["input_ids"].tolist() == [[5, 6, 0], [8, 9, 10]] and stacked.n_rows == 2
 
 
 def test_a_served_text_record_is_named_by_the_training_column():

@@ -26,6 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from shipyard.errors import RecipeError
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     from torch import nn
@@ -84,8 +86,27 @@ class Modality:
         """The recipe's network ready to train: built, seeded, with pretrained weights (unless ``pretrained`` is False) and fitted statistics."""
         raise NotImplementedError
 
-    def datasets(self, recipe: "Recipe", prepared: "Prepared", y_fit: "np.ndarray", y_val: "np.ndarray") -> tuple["Dataset", "Dataset", "Dataset | None"]:
-        """The trainer's training rows, validation rows, and the rows scored for the training metric (None: the training rows)."""
+    def datasets(
+        self, recipe: "Recipe", prepared: "Prepared", y_fit: "np.ndarray", y_val: "np.ndarray", extras: tuple[tuple, tuple] = ((), ())
+    ) -> tuple["Dataset", "Dataset", "Dataset | None"]:
+        """The trainer's training rows, validation rows, and the rows scored for the training metric (None: the training rows).
+
+        ``extras`` are further per-row arrays of the fitted and the validation rows that the rows carry after
+        their targets (a teacher's outputs for distillation); a modality that cannot carry them raises ValueError.
+        """
+        raise NotImplementedError
+
+    def check_compress(self, recipe: "Recipe", spec: Any) -> None:
+        """Refuse a ``compress`` section this input cannot honour (before the run directory exists).
+
+        Raises
+        ------
+        RecipeError
+        """
+        raise RecipeError(f"compress: not available for {self.name} models yet", "remove the compress section")
+
+    def compression(self, ctx: "RunContext") -> Any:
+        """The compress stage's variant source for this input (the methods of :class:`shipyard.stages.compress.TableVariants`)."""
         raise NotImplementedError
 
     def baselines(self, recipe: "Recipe", task: "Task", prepared: "Prepared") -> dict[str, "np.ndarray"]:

@@ -66,12 +66,12 @@ def label_graph(model: onnx.ModelProto, labels: list, task: str, modality: str) 
     onnx.helper.set_model_props(model, {GRAPH_LABELS: json.dumps([str(label) for label in labels]), GRAPH_TASK: task, GRAPH_INPUT: modality})
 
 
-def bundle_manifest(recipe: Any, prepared: Any, task: Any, metrics: dict[str, Any], parity: dict[str, Any], modality: str, inputs: list[dict[str, Any]], about: dict[str, Any]) -> dict[str, Any]:
-    """The manifest of a text or image bundle: the tabular manifest's fields, ``input`` naming the modality and ``about`` under its name.
+def bundle_manifest(recipe: Any, prepared: Any, metrics: dict[str, Any], parity: dict[str, Any], modality: str, inputs: list[dict[str, Any]], about: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of a text or image bundle: every bundle's fields (:func:`shipyard.stages.export.manifest_fields`), ``input`` naming the modality and ``about`` under its name.
 
     Parameters
     ----------
-    recipe, prepared, task
+    recipe, prepared
         The run's.
     metrics : dict
         The run's ``metrics.json`` so far (test metrics, calibration, decision).
@@ -84,20 +84,7 @@ def bundle_manifest(recipe: Any, prepared: Any, task: Any, metrics: dict[str, An
     about : dict
         What the predictor needs to turn records into the graph's input (tokenizer, pixel scale).
     """
-    return {
-        "name": recipe.name,
-        "task": task.name,
-        "input": modality,
-        "model_file": "model.onnx",
-        "inputs": inputs,
-        modality: about,
-        "outputs": task.manifest_outputs(prepared),
-        "labels": prepared.labels,
-        "positive_label": metrics.get("positive_label"),
-        "target": recipe.data.target,
-        "metrics": {"test": metrics["test"]},
-        "parity": parity,
-        "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
-        "preprocessing": prepared.steps,
-        "decision": metrics.get("decision"),
-    }
+    from shipyard.jsonsafe import finite
+    from shipyard.stages.export import manifest_fields
+
+    return {**manifest_fields(recipe, prepared, metrics, parity), "input": modality, "inputs": inputs, modality: finite(about)}

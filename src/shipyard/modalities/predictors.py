@@ -1,12 +1,15 @@
 """Predict with text and image bundles through onnxruntime; torch is never imported here.
 
 :func:`shipyard.predictor.load` returns a :class:`TextPredictor` or an
-:class:`ImagePredictor` when the bundle's manifest names that ``input``; they
-speak the tabular :class:`~shipyard.predictor.Predictor`'s public verbs
-(``predict``, ``predict_proba``, ``predict_with_warnings``, ``decisions``,
-``labels``, ``task``, ``manifest``) and add what the server needs for their
-records (:meth:`BundlePredictor.record_model`) and what batch prediction
-needs for their files (:meth:`BundlePredictor.read_data`).
+:class:`ImagePredictor` when the bundle's manifest names that ``input``. Both
+are :class:`~shipyard.predictor.Predictor` subclasses that replace only how
+records become the graph's input (``prepare`` → a
+:class:`~shipyard.predictor.ModelInput` holding token ids or pixels, warnings
+and refused records), how the graph runs, the request record's pydantic model
+(:meth:`BundlePredictor.record_model`), the server's warm-up records and how
+batch prediction reads a file (``read_data``); the request path (``run``,
+``check``, per-record errors, decisions, version, the sealed manifest) is the
+predictor's.
 
 Records: a text bundle takes ``{"<text column>": "..."}``; an image bundle
 takes ``{"image": IMAGE}`` where IMAGE is a base64 PNG (optionally a
@@ -27,11 +30,9 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
-from shipyard.decision import decide
-from shipyard.errors import BundleError, InputError, ShipyardError
-from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, read_manifest
+from shipyard.errors import BundleError, InputError
+from shipyard.predictor import ModelInput, Predictor
 from shipyard.schema import Column
-from shipyard.tasks import get_task
 
 TEXT_INPUT = "input_ids"
 """Graph input of a text bundle: token ids, int64 (batch, seq)."""
@@ -77,15 +78,24 @@ def run_token_batches(session: ort.InferenceSession, output: str, ids: np.ndarra
     return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
 
-class BundlePredictor:
-    """A loaded bundle whose graph takes one raw-input tensor (token ids, pixels).
+class PixelRangeError(InputError):
+    """An image's pixel values lie outside the range of the training images: that record is refused, the others are predicted."""
+
+
+class BundlePredictor(Predictor):
+    """A loaded bundle whose graph takes one raw-input tensor (token ids, pixels): the table :class:`~shipyard.predictor.Predictor` with its own inputs.
+
+    It has the predictor's whole request path (``prepare`` → ``run`` →
+    ``check``, per-record errors, warnings, the version, the manifest sealed
+    in the hashed graph), so the server, batch prediction and MLflow treat it
+    like a table bundle; a subclass says how records become the graph's input.
 
     Parameters
     ----------
     path : str or Path
         Bundle folder or run directory; every file's sha256 is checked.
-    providers : list of str, optional
-        onnxruntime execution providers; default CUDA when available, then CPU.
+    providers, intra_op_threads, allow_spinning
+        As :class:`~shipyard.predictor.Predictor`.
 
     Raises
     ------
@@ -96,68 +106,31 @@ class BundlePredictor:
     modality: str = ""
     graph_input: str = ""
 
-    def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
-        self.path, self.manifest = read_manifest(path)
-        self.labels = list(self.manifest["labels"])
-        try:
-            self.task = get_task(self.manifest.get("task", "classification"))
-        except ShipyardError:
-            raise BundleError(f"{self.path / 'manifest.json'}: unknown task {self.manifest.get('task')!r}", "restore the original manifest") from None
+    def _read_inputs(self) -> None:
         self.schema = [Column(c["name"], c["kind"], self.graph_input) for c in self.manifest["inputs"]]
-        self.threshold: float | None = (self.manifest.get("decision") or {}).get("threshold")
-        positive = self.manifest.get("positive_label")
-        names = [str(label) for label in self.labels]
-        if positive is not None and positive not in names:
-            raise BundleError(f"{self.path / 'manifest.json'}: positive_label {positive!r} is not one of the labels", "restore the original manifest")
-        self.positive_index: int | None = names.index(positive) if positive is not None else None
-        if providers is None:
-            available = ort.get_available_providers()
-            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(self.path / self.manifest["model_file"]), options, providers=providers)
-        self._check_graph()
+        self.input_margin = None
+        self.unseen_encoding = ""
 
-    def _check_graph(self) -> None:
+    def _check_graph_inputs(self) -> None:
         where = self.path / "manifest.json"
         inputs = [i.name for i in self.session.get_inputs()]
         if inputs != [self.graph_input]:
             raise BundleError(f"{where}: a {self.modality} bundle's graph takes '{self.graph_input}', model.onnx takes {inputs}", "restore the original bundle")
-        meta = self.session.get_modelmeta().custom_metadata_map
-        listed = {GRAPH_LABELS: json.dumps([str(label) for label in self.labels]), GRAPH_TASK: self.task.name, GRAPH_INPUT: self.modality}
-        for key, value in listed.items():
-            if meta.get(key) != value:
-                raise BundleError(
-                    f"{where}: {key.split('.')[1]} {value} differ from those recorded in model.onnx ({meta.get(key)})", "restore the original manifest or re-run the recipe"
-                )
-        width = self.session.get_outputs()[0].shape[-1]
-        if self.task.has_classes and isinstance(width, int) and width != len(self.labels):
-            raise BundleError(f"{where}: lists {len(self.labels)} labels but model.onnx outputs {width} probabilities", "restore the original manifest or re-run the recipe")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path)!r}, labels={self.labels})"
+        recorded = self.session.get_modelmeta().custom_metadata_map.get(GRAPH_INPUT)
+        if recorded != self.modality:
+            raise BundleError(f"{where}: input {self.modality} differs from the one recorded in model.onnx ({recorded})", "restore the original manifest or re-run the recipe")
 
     # --- the modality's part -----------------------------------------------------------------
 
-    def encode(self, records: list[dict[str, Any]], source: str) -> tuple[np.ndarray, list[str]]:
-        """The graph input of raw records, and warnings about them."""
+    def encode(self, records: list[dict[str, Any]], source: str) -> ModelInput:
+        """The graph input of raw records, with warnings and refused records."""
         raise NotImplementedError
-
-    def run(self, inputs: np.ndarray) -> np.ndarray:
-        """The graph's output on an encoded input."""
-        (result,) = self.session.run([self.task.output], {self.graph_input: inputs})
-        return result
 
     def record_model(self) -> type:
         """The pydantic model of one request record (documents ``POST /v1/predict``)."""
         raise NotImplementedError
 
-    def read_data(self, path: str | Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
-        """Records of a file for batch prediction, and the columns the output file starts with."""
-        raise NotImplementedError
-
-    # --- the shared verbs ---------------------------------------------------------------------
+    # --- the predictor's request path ----------------------------------------------------------
 
     def _records(self, data: Any, source: str) -> list[dict[str, Any]]:
         if isinstance(data, pd.DataFrame):
@@ -170,32 +143,27 @@ class BundlePredictor:
             raise InputError(f"{source}: no records to predict", "send at least one record")
         return data
 
-    def predict_with_warnings(self, data: Any, source: str = "input") -> tuple[np.ndarray, list[str]]:
-        """The model's output (probabilities (n_records, n_classes)) and warnings about the records.
+    def prepare(self, data: Any, source: str = "input") -> ModelInput:
+        """Records (a list of dicts, a dict or a DataFrame) as the graph's input.
 
         Raises
         ------
         InputError
             If a record lacks its input or the input cannot be read.
         """
-        inputs, warnings = self.encode(self._records(data, source), source)
-        return self.task.shape_output(self.run(inputs)), warnings
+        return self.encode(self._records(data, source), source)
 
-    def predict_proba(self, data: Any, source: str = "input") -> np.ndarray:
-        """Class probabilities, shape (n_records, n_classes), columns in ``labels`` order."""
-        return self.predict_with_warnings(data, source)[0]
+    def feed(self, model_input: ModelInput) -> dict[str, np.ndarray]:
+        return {self.graph_input: model_input.columns[self.graph_input]}
 
-    def predict(self, data: Any, source: str = "input") -> np.ndarray:
-        """The decided label of each record, shape (n_records,)."""
-        return self.decisions(self.predict_with_warnings(data, source)[0])
+    def refused(self, model_input: ModelInput) -> dict[int, str]:
+        return dict(model_input.refused)
 
-    def decisions(self, output: np.ndarray) -> np.ndarray:
-        """The decided label of each row of the model's output (the bundle's decision rule)."""
-        return self.task.decisions(output, self.labels, self.positive_index, self.threshold)
+    def unseen(self, model_input: ModelInput) -> dict[str, int]:
+        return {}
 
-    def decide(self, proba: np.ndarray) -> np.ndarray:
-        """Class index of each row: the bundle's tuned threshold for binary tasks, else arg-max."""
-        return decide(proba, self.positive_index, self.threshold)
+    def warnings(self, model_input: ModelInput) -> list[str]:
+        return list(model_input.notes)
 
 
 class TextPredictor(BundlePredictor):
@@ -204,10 +172,10 @@ class TextPredictor(BundlePredictor):
     modality = "text"
     graph_input = TEXT_INPUT
 
-    def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
-        super().__init__(path, providers)
+    def _read_inputs(self) -> None:
         from tokenizers import Tokenizer
 
+        super()._read_inputs()
         info = self.manifest["text"]
         self.column = self.manifest["inputs"][0]["name"]
         self.tokenizer = Tokenizer.from_file(str(self.path / info["tokenizer"]))
@@ -236,23 +204,27 @@ class TextPredictor(BundlePredictor):
             out.append(value)
         return out
 
-    def encode(self, records: list[dict[str, Any]], source: str) -> tuple[np.ndarray, list[str]]:
+    def encode(self, records: list[dict[str, Any]], source: str) -> ModelInput:
         texts = self.texts(records, source)
         encodings = self.tokenizer.encode_batch(texts)
         width = max(1, max(len(e.ids) for e in encodings))
         ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
         for i, e in enumerate(encodings):
             ids[i, : len(e.ids)] = e.ids
-        warnings = []
+        notes = []
         full = [len(e.ids) for e in self._untruncated.encode_batch([t for t, e in zip(texts, encodings) if len(e.ids) >= self.max_length])]
         long_rows = [i for i, e in enumerate(encodings) if len(e.ids) >= self.max_length]
         for i, n in zip(long_rows, full):
             if n > self.max_length:
-                warnings.append(f"record {i}: text of {n} tokens truncated to the model's {self.max_length}")
-        return ids, warnings
+                notes.append(f"record {i}: text of {n} tokens truncated to the model's {self.max_length}")
+        return ModelInput({self.graph_input: ids}, len(texts), pad=self.pad_id, notes=notes)
 
-    def run(self, inputs: np.ndarray) -> np.ndarray:
-        return run_token_batches(self.session, self.task.output, inputs, self.pad_id)
+    def run(self, model_input: ModelInput) -> np.ndarray:
+        return self.task.shape_output(run_token_batches(self.session, self.task.output, model_input.columns[self.graph_input], self.pad_id))
+
+    def warmup_records(self) -> list[dict[str, Any]]:
+        """A short text, an empty one, and one longer than the model reads (truncated)."""
+        return [{self.column: "a short message"}, {self.column: ""}, {self.column: "word " * (2 * self.max_length)}]
 
     def record_model(self) -> type:
         from pydantic import ConfigDict, Field, create_model
@@ -261,6 +233,7 @@ class TextPredictor(BundlePredictor):
         return create_model("TextRecord", __config__=ConfigDict(extra="forbid", populate_by_name=False), text=(str, field))
 
     def read_data(self, path: str | Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+        """The texts of a file (read raw, unstripped, as training read them), as records and as the output file's first column."""
         from shipyard.modalities.text.reading import read_texts
 
         frame = read_texts(Path(path), self.column)
@@ -273,8 +246,8 @@ class ImagePredictor(BundlePredictor):
     modality = "image"
     graph_input = IMAGE_INPUT
 
-    def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
-        super().__init__(path, providers)
+    def _read_inputs(self) -> None:
+        super()._read_inputs()
         info = self.manifest["image"]
         self.channels, self.height, self.width = (int(v) for v in info["shape"])
         self.max_value = float(info["max_value"])
@@ -302,7 +275,7 @@ class ImagePredictor(BundlePredictor):
                     f"send ({self.height}, {self.width}{'' if self.channels == 1 else f', {self.channels}'}) pixel values",
                 )
             if not np.isfinite(array).all() or array.min() < 0 or array.max() > self.max_value:
-                raise InputError(f"{where}: pixel values must be finite and in [0, {self.max_value:g}]", "send values in the units of the training images")
+                raise PixelRangeError(f"{where}: pixel values must be finite and in [0, {self.max_value:g}]", "send values in the units of the training images")
             pixels = array.transpose(2, 0, 1) / self.max_value
         else:
             raise InputError(f"{where}: an image is a base64 PNG string or nested arrays of pixel values, got {type(value).__name__}", "see GET /v1/model")
@@ -331,13 +304,23 @@ class ImagePredictor(BundlePredictor):
             raise InputError(f"{where}: image with {array.shape[2]} channel(s); the model takes {self.channels}", "convert the image")
         return array.transpose(2, 0, 1)
 
-    def encode(self, records: list[dict[str, Any]], source: str) -> tuple[np.ndarray, list[str]]:
-        images = []
+    def encode(self, records: list[dict[str, Any]], source: str) -> ModelInput:
+        """Decode every record's image; one whose pixel values lie outside [0, max_value] is refused on its own (zeros go to the graph in its place)."""
+        images, refused = [], {}
         for i, record in enumerate(records):
             if IMAGE_KEY not in record:
                 raise InputError(f"{source}: record {i} has no '{IMAGE_KEY}'", f"send {{'{IMAGE_KEY}': <base64 PNG or nested arrays>}}")
-            images.append(self.decode(record[IMAGE_KEY], f"{source}: record {i}"))
-        return np.stack(images), []
+            try:
+                images.append(self.decode(record[IMAGE_KEY], f"{source}: record {i}"))
+            except PixelRangeError:
+                refused[i] = f"pixel values must be finite and in [0, {self.max_value:g}] (the units of the training images)"
+                images.append(np.zeros((self.channels, self.height, self.width), dtype=np.float32))
+        return ModelInput({self.graph_input: np.stack(images)}, len(images), refused=refused)
+
+    def warmup_records(self) -> list[dict[str, Any]]:
+        """A black image, a mid-grey one and a PNG-sized nested array of full intensity."""
+        shape = (self.height, self.width) if self.channels == 1 else (self.height, self.width, self.channels)
+        return [{IMAGE_KEY: np.zeros(shape).tolist()}, {IMAGE_KEY: np.full(shape, self.max_value / 2).tolist()}, {IMAGE_KEY: np.full(shape, self.max_value).tolist()}]
 
     def record_model(self) -> type:
         from pydantic import ConfigDict, Field, create_model
@@ -347,6 +330,7 @@ class ImagePredictor(BundlePredictor):
         return create_model("ImageRecord", __config__=ConfigDict(extra="forbid"), **{IMAGE_KEY: (str | list[Any], field)})
 
     def read_data(self, path: str | Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+        """The images of a .npz or a folder of image files, as records and as the output file's first column (their names)."""
         from shipyard.modalities.image.reading import read_unlabelled
 
         names, arrays = read_unlabelled(Path(path))

@@ -89,7 +89,7 @@ def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int,
     DataError
         If ``target`` is not a column of ``data`` or holds labels the bundle does not know.
     """
-    from shipyard.data.loading import load_table
+    from shipyard.data.loading import load_records
     from shipyard.export.bundle import read_manifest
     from shipyard.predictor import Predictor
 
@@ -97,7 +97,7 @@ def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int,
     if modality != "tabular":
         raise ShipyardError(f"{bundle}: explaining a bundle on --data is for table models; this one takes {modality}", "explain its run instead: shipyard explain RUN [--row N]")
     predictor = Predictor(bundle)
-    frame = load_table(str(data))
+    frame = load_records(data, predictor.schema, role="--data")
     task = predictor.task
     labels = [str(v) for v in predictor.labels] or None
     y = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -49,6 +50,8 @@ def train_network(
     callbacks: list[Callback] | None = None,
     network: nn.Module | None = None,
     resume: dict[str, Any] | None = None,
+    loss: nn.Module | None = None,
+    extras: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] = ((), ()),
 ) -> tuple[nn.Module, TrainResult]:
     """Build (or take) the network, train it on ``prepared.X_fit`` with early stopping on the validation rows, finish it.
 
@@ -63,6 +66,13 @@ def train_network(
         The network to train (e.g. rebuilt from a checkpoint to resume); default :func:`build_network`.
     resume : dict, optional
         A checkpoint's training state (:func:`shipyard.training.checkpoint.load_training_state`).
+    loss : nn.Module, optional
+        Replaces the task's loss (:meth:`~shipyard.tasks.base.Task.loss`); called as
+        ``loss(outputs, targets, *extras)``.
+    extras : (tuple of ndarray, tuple of ndarray)
+        Further per-row arrays of the fitted rows (aligned with ``prepared.X_fit``) and of the
+        validation rows, handed to ``loss`` after the targets, e.g. a teacher's outputs for
+        distillation (:func:`shipyard.compression.networks.distill`).
 
     Returns
     -------
@@ -76,20 +86,27 @@ def train_network(
     trainer = Trainer(
         recipe.train,
         seed=recipe.seed,
-        loss_fn=task.loss(recipe, prepared),
+        loss_fn=loss if loss is not None else task.loss(recipe, prepared),
         metric=task.train_metric(prepared),
         callbacks=standard_callbacks(recipe.train, callbacks),
     )
-    train_set, val_set, score_set = _datasets(recipe, prepared, y_fit, y_val)
+    train_set, val_set, score_set = _datasets(recipe, prepared, y_fit, y_val, extras)
     result = trainer.fit(network, train_set, val_set, resume=resume, score_set=score_set)
     return task.finish(network.to("cpu").eval(), prepared), result
 
 
-def _datasets(recipe: Recipe, prepared: Prepared, y_fit: Any, y_val: Any) -> tuple[Any, Any, Any]:
-    """Training rows, validation rows, and the rows the per-epoch training metric is scored on (None: the training rows)."""
+def _datasets(
+    recipe: Recipe, prepared: Prepared, y_fit: Any, y_val: Any, extras: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]
+) -> tuple[Any, Any, Any]:
+    """Training rows, validation rows, and the rows the per-epoch training metric is scored on (None: the training rows).
+
+    Rows carry ``extras`` after their targets; a text or image modality builds
+    its own datasets (token ids with dynamic padding; images with augmentation).
+    """
     from shipyard.modalities import modality_of
 
     modality = modality_of(recipe)
-    if modality is not None:  # token ids with dynamic padding; images with augmentation
-        return modality.datasets(recipe, prepared, y_fit, y_val)
-    return ArrayDataset(prepared.X_fit, y_fit), ArrayDataset(prepared.X["validation"], y_val), None
+    fit_extras, val_extras = extras
+    if modality is not None:
+        return modality.datasets(recipe, prepared, y_fit, y_val, extras)
+    return ArrayDataset(prepared.X_fit, y_fit, *fit_extras), ArrayDataset(prepared.X["validation"], y_val, *val_extras), None

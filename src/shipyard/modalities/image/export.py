@@ -14,7 +14,7 @@ from shipyard.export.bundle import write_bundle
 from shipyard.modalities.onnx_export import bundle_manifest, export_graph, label_graph, parity_session
 from shipyard.modalities.predictors import IMAGE_INPUT
 from shipyard.recipe import Recipe
-from shipyard.stages.export import check_parity
+from shipyard.stages.export import parity_record, seal_graph
 from shipyard.tasks import get_task
 
 
@@ -45,7 +45,7 @@ def export_image(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics
     (onnx_output,) = session.run([task.output], {IMAGE_INPUT: np.ascontiguousarray(prepared.X["test"], dtype=np.float32)})
     torch_output = task.predict(network, prepared.X["test"])
     diff = float(np.abs(task.shape_output(onnx_output) - torch_output).max())
-    parity = check_parity(diff, task.parity_tolerance(recipe, prepared), len(prepared.X["test"]), "test images")
+    parity = parity_record(diff, task.parity_tolerance(recipe, prepared), len(prepared.X["test"]), "test images")
     about = {
         "graph_input": IMAGE_INPUT,
         "shape": preparation.shape,
@@ -53,6 +53,6 @@ def export_image(recipe: Recipe, prepared: Prepared, network: nn.Module, metrics
         "normalisation": {"mean": preparation.mean, "std": preparation.std},
         "accepts": "base64 PNG, or nested arrays (height, width[, channels]) of raw pixel values in [0, max_value]",
     }
-    manifest = bundle_manifest(recipe, prepared, task, metrics, parity, "image", [{"name": "image", "kind": "image", "dtype": "float32"}], about)
-    write_bundle(bundle, {"model.onnx": model.SerializeToString()}, manifest)
+    manifest = bundle_manifest(recipe, prepared, metrics, parity, "image", [{"name": "image", "kind": "image", "dtype": "float32"}], about)
+    write_bundle(bundle, {"model.onnx": seal_graph(model, manifest)}, manifest)
     return parity

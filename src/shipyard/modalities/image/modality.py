@@ -182,9 +182,12 @@ class ImageModality(Modality):
         network.freeze(recipe.model.freeze_blocks)
         return network
 
-    def datasets(self, recipe: "Recipe", prepared: Prepared, y_fit: np.ndarray, y_val: np.ndarray) -> tuple[Any, Any, Any]:
+    def datasets(self, recipe: "Recipe", prepared: Prepared, y_fit: np.ndarray, y_val: np.ndarray, extras: tuple[tuple, tuple] = ((), ())) -> tuple[Any, Any, Any]:
         from shipyard.modalities.image.augment import ImageDataset
         from shipyard.training.data import ArrayDataset
+
+        if extras[0] or extras[1]:
+            raise ValueError("image datasets carry no per-row extras (distillation of image networks is not available)")
 
         val = ArrayDataset(prepared.X["validation"], y_val)
         plain = ArrayDataset(prepared.X_fit, y_fit)

@@ -1,23 +1,24 @@
-"""Smaller and faster text models: dynamic int8 of the exported graph (onnxruntime), and distillation into a student with fewer layers.
+"""Smaller and faster text models for the compress stage: dynamic int8 of the exported graph (onnxruntime), and distillation into a student with fewer layers.
 
 - :func:`quantize_int8`: onnxruntime's shape-inference pre-processing, then
   ``quantize_dynamic`` with int8 weights (MatMul and Gather); activations
   are quantized per batch at run time (Jacob et al. 2018).
-- :func:`distil`: a student keeping every other encoder layer of the teacher
-  (initialised from the teacher's embeddings, those layers and its head, as
-  DistilBERT, Sanh et al. 2019), trained by the shared trainer on
-  ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(labels)``
-  (Hinton, Vinyals & Dean 2015).
+- :func:`distil`: a student keeping evenly spaced encoder layers of the
+  teacher (initialised from the teacher's embeddings, those layers and its
+  head, as DistilBERT, Sanh et al. 2019), trained by the shared
+  :func:`~shipyard.training.fit.train_network` on the task's distillation loss
+  (``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(labels)``,
+  Hinton, Vinyals & Dean 2015).
+- :class:`TextVariants`: what the compress stage (:mod:`shipyard.stages.compress`)
+  builds for a text run: the trained network and each student
+  (``compress.distill.students: [[layers]]``), in fp32 and int8_dynamic;
+  other formats are reported as not made.
 - :func:`latency_ms`: batch-1 latency of onnxruntime sessions, interleaved so
-  load from other processes hits each model alike.
-
-The compress stage (issue 12) can call these for text runs; the benchmark
-(``benchmarks/text_image.py``) reports them.
+  load from other processes hits each model alike (the benchmark's table).
 """
 
 from __future__ import annotations
 
-import copy
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from shipyard.modalities.predictors import TEXT_INPUT
+from shipyard.compression.measure import session
+from shipyard.modalities.predictors import TEXT_INPUT, run_token_batches
+from shipyard.modalities.text import tokenizer as tok
 
 
 def quantize_int8(model: bytes) -> bytes:
@@ -58,18 +61,6 @@ def quantize_int8(model: bytes) -> bytes:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8)
         return out.read_bytes()
-
-
-def session(model: bytes, threads: int = 1) -> Any:
-    """An onnxruntime CPU session with ``threads`` intra-op threads and no spinning."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def latency_ms(models: dict[str, bytes], ids: np.ndarray, repeats: int = 200, warmup: int = 20) -> dict[str, dict[str, float]]:
@@ -104,30 +95,6 @@ def latency_ms(models: dict[str, bytes], ids: np.ndarray, repeats: int = 200, wa
     return {name: {"p50": float(np.median(t) * 1e3), "p90": float(np.percentile(t, 90) * 1e3)} for name, t in times.items()}
 
 
-class DistillationLoss(nn.Module):
-    """Hinton et al. 2015: ``alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, label)``.
-
-    The target of each row is packed as ``[label, teacher logits...]`` (batch, 1 + n_classes),
-    so the shared trainer passes it through unchanged.
-
-    Parameters
-    ----------
-    temperature : float
-    alpha : float
-        Weight of the soft (teacher) term.
-    """
-
-    def __init__(self, temperature: float = 3.0, alpha: float = 0.7) -> None:
-        super().__init__()
-        self.temperature, self.alpha = temperature, alpha
-
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        labels, teacher = target[:, 0].long(), target[:, 1:]
-        t = self.temperature
-        soft = nn.functional.kl_div(nn.functional.log_softmax(logits / t, 1), nn.functional.softmax(teacher / t, 1), reduction="batchmean") * t * t
-        return self.alpha * soft + (1 - self.alpha) * nn.functional.cross_entropy(logits, labels)
-
-
 def student_layers(teacher_layers: int, student_layers: int) -> list[int]:
     """The teacher layers a student keeps: evenly spaced from the first (e.g. 6 → 3 keeps 0, 2, 4)."""
     step = teacher_layers / student_layers
@@ -159,47 +126,155 @@ def make_student(teacher: nn.Module, layers: int) -> nn.Module:
 def distil(teacher: nn.Module, recipe: Any, prepared: Any, layers: int = 3, temperature: float = 3.0, alpha: float = 0.7, epochs: int | None = None) -> tuple[nn.Module, Any]:
     """Distil a trained text network into a student with fewer layers, on the run's training rows (early stopping on validation).
 
+    The soft targets are the teacher's base network's logits (before any
+    temperature scaling); the loss is the task's
+    :meth:`~shipyard.tasks.base.Task.distillation_loss`.
+
     Parameters
     ----------
     teacher : nn.Module
-        The run's trained network.
+        The run's trained network (possibly wrapped).
     recipe : Recipe
         Its recipe (train settings: batch size, learning rates, schedule, threads).
     prepared : Prepared
         Its prepared data.
     layers : int
     temperature, alpha : float
-        Of :class:`DistillationLoss`.
+        Of the distillation loss.
     epochs : int, optional
         Default the recipe's.
 
     Returns
     -------
     (nn.Module, TrainResult)
-        The student (eval mode) and its training record.
+        The finished student (eval mode) and its training record.
     """
-    from shipyard.modalities.text.dataset import TextDataset
-    from shipyard.modalities.text.tokenizer import pad_id
-    from shipyard.training.callbacks import EarlyStopping
-    from shipyard.training.losses import accuracy
-    from shipyard.training.trainer import Trainer
+    from shipyard.models.wrappers import unwrap
+    from shipyard.tasks import get_task
+    from shipyard.training.fit import train_network
 
-    teacher = teacher.eval()
-    spec = copy.deepcopy(recipe.train)
-    if epochs is not None:
-        spec.epochs = epochs
+    task = get_task(recipe.task)
+    base, _ = unwrap(teacher)
+    base.eval()
     with torch.no_grad():
-        fit_logits = teacher(torch.from_numpy(prepared.X_fit)).numpy()
-        val_logits = teacher(torch.from_numpy(prepared.X["validation"])).numpy()
-    pack = lambda y, logits: np.concatenate([np.asarray(y, dtype=np.float32)[:, None], logits.astype(np.float32)], 1)  # noqa: E731
-    pad = pad_id(prepared.preprocessor)
-    train_set = TextDataset(prepared.X_fit, pack(prepared.y_fit, fit_logits), pad)
-    val_set = TextDataset(prepared.X["validation"], pack(prepared.y[prepared.split.validation], val_logits), pad)
+        soft_fit = base(torch.from_numpy(prepared.X_fit)).numpy().astype(np.float32)
+        soft_val = base(torch.from_numpy(prepared.X["validation"])).numpy().astype(np.float32)
     torch.manual_seed(recipe.seed)
     student = make_student(teacher, layers)
-    trainer = Trainer(
-        spec, seed=recipe.seed, loss_fn=DistillationLoss(temperature, alpha), metric=("accuracy", lambda out, y: accuracy(out, y[:, 0].long())),
-        callbacks=[EarlyStopping(spec.early_stopping.patience, spec.early_stopping.min_delta, spec.early_stopping.enabled)],
-    )
-    result = trainer.fit(student, train_set, val_set)
-    return student.to("cpu").eval(), result
+    copy_recipe = recipe.model_copy(deep=True)
+    if epochs is not None:
+        copy_recipe.train.epochs = epochs
+    loss = task.distillation_loss(recipe, prepared, temperature, alpha)
+    return train_network(copy_recipe, prepared, network=student, loss=loss, extras=((soft_fit,), (soft_val,)))
+
+
+class TextVariants:
+    """The compress stage's variants of a text run: the trained network and fewer-layer students, each in fp32 and dynamic int8.
+
+    Each variant is a complete text bundle (``model.onnx`` with token ids in,
+    ``tokenizer.json`` beside it), checked against PyTorch on every test text
+    (fp32) or against its own fp32 graph (int8), scored on the test texts by
+    the task's evaluation. The methods are those of
+    :class:`shipyard.stages.compress.TableVariants`.
+
+    Parameters
+    ----------
+    ctx : RunContext
+    """
+
+    NOT_MADE = "only int8_dynamic is available for text graphs (static int8 and float16 of the encoder are not supported)"
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+        self.pad = tok.pad_id(ctx.data.preprocessor)
+
+    def networks(self, spec: Any, skipped: list[dict[str, str]]) -> list[tuple[str, Any, int, dict[str, Any]]]:
+        from shipyard.compression.networks import parameter_count
+        from shipyard.compression.variants import TRAINED
+        from shipyard.models.transformer import text_classifier
+
+        ctx = self.ctx
+        recipe, log = ctx.recipe, ctx.console.log
+        info = {"temperature_scaling": (ctx.metrics.get("calibration") or {}).get("temperature_scaling")}
+        out = [(TRAINED, ctx.network, parameter_count(ctx.network), {"spec": recipe.model.model_dump(mode="json"), **info})]
+        if spec.distill is None:
+            return out
+        have = len(text_classifier(ctx.network).encoder.encoder.layer)
+        for student in spec.distill.students:
+            name = f"student_{'x'.join(map(str, student))}_layers"
+            if len(student) != 1 or not 1 <= student[0] < have:
+                reason = f"a text student is [layers] with fewer encoder layers than the network's {have}, got {student}"
+                skipped.append({"name": name, "reason": reason})
+                log(f"{name}: skipped: {reason}")
+                continue
+            layers = student[0]
+            log(f"distilling into {layers} of {have} encoder layers (T = {spec.distill.temperature:g}, alpha = {spec.distill.alpha:g}, {spec.distill.epochs} epochs)")
+            network, result = distil(ctx.network, recipe, ctx.data, layers, spec.distill.temperature, spec.distill.alpha, spec.distill.epochs)
+            made = {"layers": layers, "temperature": spec.distill.temperature, "alpha": spec.distill.alpha, "epochs": spec.distill.epochs,
+                    "epochs_run": len(result.history), "best_epoch": result.best_epoch}
+            out.append((name, network, parameter_count(network), made))
+        return out
+
+    def calibration(self, spec: Any) -> str:
+        return self.NOT_MADE
+
+    def build(self, name: str, network: Any, parameters: int, formats: list[str], calibration: Any) -> list[Any]:
+        from shipyard.compression.formats import FormatError
+        from shipyard.compression.variants import build_variants
+        from shipyard.modalities.text.export import text_graph, text_parity
+
+        recipe, data = self.ctx.recipe, self.ctx.data
+        graphs: dict[str, bytes] = {}
+
+        def export_fp32() -> tuple[bytes, dict[str, Any]]:
+            model = text_graph(recipe, data, network)
+            graphs["fp32"] = model.SerializeToString()
+            return graphs["fp32"], text_parity(recipe, data, network, model)
+
+        def convert_to(fmt: str) -> bytes:
+            if fmt != "int8_dynamic":
+                raise FormatError(f"{fmt}: {self.NOT_MADE}")
+            return quantize_int8(graphs["fp32"])
+
+        return build_variants(name, parameters, formats, export_fp32, convert_to)
+
+    def outputs(self, variant: Any) -> Any:
+        """A variant's outputs on the token ids of each part of the split."""
+        from shipyard.evaluation.outputs import ModelOutputs
+
+        task, data = self.ctx.task, self.ctx.data
+        sess = session(variant.payload)
+        return ModelOutputs(lambda part: task.shape_output(run_token_batches(sess, task.output, data.X[part], self.pad)), variant.name)
+
+    def records(self) -> Any:
+        data, column = self.ctx.data, self.ctx.recipe.data.text
+        return data.frame[[column]].iloc[data.split.test].reset_index(drop=True)
+
+    def manifest(self, metrics: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
+        from shipyard.modalities.text.export import text_manifest
+
+        return text_manifest(self.ctx.recipe, self.ctx.data, metrics, parity)
+
+    def files(self, graph: bytes) -> dict[str, bytes]:
+        return {"model.onnx": graph, tok.TOKENIZER: self.ctx.data.preprocessor.to_str().encode("utf-8")}
+
+    def eager(self, parameters: int) -> dict[str, Any]:
+        """PyTorch eager fp32 of the trained network on one test text of median length (one thread)."""
+        from shipyard.compression.measure import THREADS, time_calls, torch_threads
+
+        from shipyard.stages.compress import compress_spec
+
+        ctx = self.ctx
+        latency, ids = compress_spec(ctx.recipe).latency, ctx.data.X["test"]
+        ends = ((ids != self.pad) * np.arange(1, ids.shape[1] + 1)).max(axis=1)
+        row = int(np.argsort(np.abs(ends - np.median(ends)))[0])
+        x = torch.from_numpy(np.ascontiguousarray(ids[row : row + 1, : max(1, int(ends[row]))]))
+        head = ctx.task.export_head(ctx.network).eval()
+        repeats = min(latency.repeats, 200)  # a MiniLM call takes milliseconds, not microseconds
+
+        def call() -> Any:
+            with torch.inference_mode():
+                return head(x)
+
+        with torch_threads(THREADS):
+            return {"network": {"latency": {"session": time_calls(call, repeats, min(latency.warmup, 20))}, "parameters": parameters}}

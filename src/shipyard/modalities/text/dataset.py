@@ -19,6 +19,8 @@ class TextDataset(Dataset):
     y : ndarray of shape (n_rows,) or (n_rows, n_classes)
         Targets.
     pad_id : int
+    extras : tuple of ndarray
+        Further per-row arrays (e.g. a teacher's logits for distillation), returned after the targets.
 
     Notes
     -----
@@ -27,11 +29,12 @@ class TextDataset(Dataset):
     of the work on short texts: an SMS is about 25 tokens, the longest 200.
     """
 
-    def __init__(self, ids: np.ndarray, y: np.ndarray, pad_id: int = 0) -> None:
+    def __init__(self, ids: np.ndarray, y: np.ndarray, pad_id: int = 0, extras: tuple[np.ndarray, ...] = ()) -> None:
         self.ids = torch.as_tensor(np.ascontiguousarray(ids, dtype=np.int64))
         self.y = torch.as_tensor(np.ascontiguousarray(y))
-        if len(self.ids) != len(self.y):
-            raise ValueError(f"{len(self.ids)} texts but {len(self.y)} targets")
+        self.extras = tuple(torch.as_tensor(np.ascontiguousarray(e)) for e in extras)
+        if len(self.ids) != len(self.y) or any(len(e) != len(self.ids) for e in self.extras):
+            raise ValueError(f"{len(self.ids)} texts but {len(self.y)} targets and {[len(e) for e in self.extras]} extra rows")
         self.pad_id = pad_id
         positions = torch.arange(1, self.ids.shape[1] + 1)
         self.ends = ((self.ids != pad_id) * positions).amax(1) if self.ids.shape[1] else torch.zeros(len(self.ids), dtype=torch.long)
@@ -39,11 +42,11 @@ class TextDataset(Dataset):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.ids[index, : max(1, int(self.ends[index]))], self.y[index]
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return (self.ids[index, : max(1, int(self.ends[index]))], self.y[index], *(e[index] for e in self.extras))
 
-    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, ...]:
         # DataLoader asks for a whole batch: gather, then cut the columns past the batch's longest row.
         idx = torch.as_tensor(indices, dtype=torch.long)
         width = max(1, int(self.ends[idx].max()))
-        return self.ids[idx, :width], self.y[idx]
+        return (self.ids[idx, :width], self.y[idx], *(e[idx] for e in self.extras))

@@ -132,15 +132,24 @@ class TextModality(Modality):
             network.load_pretrained()
         return network
 
-    def datasets(self, recipe: "Recipe", prepared: Prepared, y_fit: np.ndarray, y_val: np.ndarray) -> tuple[Any, Any, Any]:
+    def datasets(self, recipe: "Recipe", prepared: Prepared, y_fit: np.ndarray, y_val: np.ndarray, extras: tuple[tuple, tuple] = ((), ())) -> tuple[Any, Any, Any]:
         from shipyard.modalities.text.dataset import TextDataset
 
         pad = tok.pad_id(prepared.preprocessor)
+        fit_extras, val_extras = extras
         score = None
         if len(y_fit) > SCORED_TRAINING_TEXTS:  # the per-epoch training metric: a seeded sample, not a second pass over every text
             rows = np.sort(np.random.default_rng(recipe.seed).choice(len(y_fit), SCORED_TRAINING_TEXTS, replace=False))
             score = TextDataset(prepared.X_fit[rows], y_fit[rows], pad)
-        return TextDataset(prepared.X_fit, y_fit, pad), TextDataset(prepared.X["validation"], y_val, pad), score
+        return TextDataset(prepared.X_fit, y_fit, pad, fit_extras), TextDataset(prepared.X["validation"], y_val, pad, val_extras), score
+
+    def check_compress(self, recipe: "Recipe", spec: Any) -> None:
+        """Text networks: every format and student is tried; one this input cannot make is reported as skipped with the reason."""
+
+    def compression(self, ctx: "RunContext") -> Any:
+        from shipyard.modalities.text.compress import TextVariants
+
+        return TextVariants(ctx)
 
     # --- evaluation, export, explanations, perturbations -------------------------------------------
 
