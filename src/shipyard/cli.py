@@ -482,12 +482,13 @@ def explain(
 def _print_modality_explanation(result: dict[str, Any]) -> None:
     """Print a text run's top tokens and explained texts, or an image run's saliency summary."""
     if result["kind"] == "text":
-        table = Table(title=f"tokens with the largest mean attribution ({result['output']}; {result['n_texts']} texts)")
+        title = f"tokens with the largest mean attribution ({result['output']}; {result['n_texts']} texts)"
+        table = Table(title=title, min_width=len(title))  # the title on one line, however short the tokens
         for head in ("token", "mean attribution", "count"):
             table.add_column(head, justify="left" if head == "token" else "right")
         for item in result["global"]["by_abs"][:15]:
             table.add_row(item["token"], f"{item['mean']:+.4f}", str(item["count"]))
-        (out if out.is_terminal else Console(width=160)).print(table)  # a log or a pipe: the title on one line
+        (out if out.is_terminal else Console(width=160)).print(table)  # a log or a pipe: no wrapped columns
         first = result["texts"][0]
         top = sorted(zip(first["tokens"], first["attributions"]), key=lambda t: -abs(t[1]))[:8]
         out.print(f"test row {first['test_position']} (true {first['true']}, predicted {first['predicted']}): " + ", ".join(f"{t} {a:+.3f}" for t, a in top), highlight=False)
