@@ -178,8 +178,7 @@ class Predictor:
     def _read_inputs(self) -> None:
         """Read what the manifest says about the inputs: the columns, their accepted ranges and the encoder's rule for unseen categories."""
         self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
-        self.input_margin: float | None = (self.manifest.get("input_range") or {}).get("margin")
-        self._range_check = RangeCheck(self.schema, self.input_margin)
+        self.input_margin = (self.manifest.get("input_range") or {}).get("margin")  # builds the range check
         encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
         self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
         self._known = {c.onnx_name: frozenset(c.categories) for c in self.schema if c.is_text}
@@ -246,6 +245,15 @@ class Predictor:
     def version(self) -> str:
         """What identifies this model version in responses, logs and metrics: the manifest's ``version``, else the graph's sha256 prefix."""
         return str(self.manifest.get("version") or self.sha256[:12])
+
+    @property
+    def input_margin(self) -> float | None:
+        """Training-range widths accepted beyond each numeric column's range (``export.input_range_margin``); None accepts every float32 value."""
+        return self._range_check.margin
+
+    @input_margin.setter
+    def input_margin(self, margin: float | None) -> None:
+        self._range_check = RangeCheck(self.schema, margin)
 
     def predict_proba(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Class probabilities for raw records.

@@ -7,62 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from serving_helpers import ServerProcess
 
 from shipyard.predictor import Predictor
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """`shipyard serve PATH ARGS...` in a subprocess, until stopped."""
-
-    def __init__(self, path: Path, *args: str, env: dict | None = None) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shipyard.cli", "serve", str(path), "--port", str(self.port), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"server did not become ready: {self.proc.stderr.read()}")
-            time.sleep(0.2)
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        return self.proc.stderr.read()
+class Server(ServerProcess):
+    """A served bundle, with its Prometheus metrics parsed."""
 
     def metrics(self) -> dict[str, list]:
         text = httpx.get(f"{self.base}/metrics", timeout=5).text
@@ -104,7 +63,7 @@ def test_readyz_metrics_and_access_log(breast_cancer_run, records):
         assert sample(metrics, "shipyard_model_info", name="breast-cancer", version=predictor.version, sha256=predictor.sha256) == 1
         info = httpx.get(f"{server.base}/v1/model").json()
         assert info["version"] == predictor.version and info["session"]["intra_op_num_threads"] == 1 and info["session"]["allow_spinning"] is False
-        assert info["serving"] == {"batching": True, "max_batch_size": 256, "max_wait_ms": 2.0, "workers": 1, "intra_op_threads": 1, "access_log": True, "auth": False}
+        assert info["serving"] == {"batching": False, "max_batch_size": 256, "max_wait_ms": 2.0, "workers": 1, "intra_op_threads": 1, "access_log": True, "auth": False}
     finally:
         log = server.stop()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
@@ -153,7 +112,7 @@ def test_micro_batching_returns_each_request_its_own_answers_in_order(breast_can
         expected.append(predictor.predict_proba(rows))
     bad = dict(records[0], **{"mean radius": "big"})
     bodies.insert(20, {"records": [records[1], bad]})
-    server = Server(breast_cancer_run.bundle, "--max-wait-ms", "20", "--max-batch-size", "64", "--no-access-log")
+    server = Server(breast_cancer_run.bundle, "--batching", "--max-wait-ms", "20", "--max-batch-size", "64", "--no-access-log")
     try:
         responses = asyncio.run(_concurrent(server.base, bodies))
         metrics = server.metrics()
