@@ -117,7 +117,7 @@ def test_serving_a_text_bundle_never_imports_torch(sms_run):
     assert_serves_without_torch(sms_run.bundle, "{'text': 'hi'}")
 
 
-def test_compress_makes_the_text_variants_the_modality_allows(sms_run, tmp_path):
+def test_compress_makes_the_text_variants_the_modality_allows(sms_run, tmp_path, monkeypatch):
     """The compress stage on a text run (a copy of it): fp32 and dynamic int8 of the network and of a 3-layer student, each a text bundle
     checked for parity and scored on the test texts; a format or student the text input cannot make is reported, not fatal."""
     import shutil
@@ -141,7 +141,11 @@ def test_compress_makes_the_text_variants_the_modality_allows(sms_run, tmp_path)
         }
     )
     check_compress(ctx.recipe, ctx.data)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     result = compress(ctx)
+    assert list(cwd.iterdir()) == []  # onnxruntime's shape inference leaves sym_shape_infer_temp.onnx + data files where it runs
     by_name = {v["name"]: v for v in result["variants"]}
     assert set(by_name) == {"fp32", "int8_dynamic", "fp16", "student_3_layers_fp32", "student_3_layers_int8_dynamic", "student_3_layers_fp16"}
     assert by_name["fp16"]["status"] == "failed" and "only int8_dynamic" in by_name["fp16"]["error"]

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -55,10 +56,13 @@ def quantize_int8(model: bytes) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         src, pre, out = Path(tmp) / "fp32.onnx", Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(model)
-        try:
-            quant_pre_process(str(src), str(pre))
-        except Exception:  # noqa: BLE001  symbolic shape inference fails on some graphs; the plain path still quantizes
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        # onnxruntime's symbolic shape inference saves what it could infer, on failure, as sym_shape_infer_temp.onnx
+        # plus external data files in the working directory: run it in the temporary folder.
+        with contextlib.chdir(tmp):
+            try:
+                quant_pre_process(str(src), str(pre))
+            except Exception:  # noqa: BLE001  symbolic shape inference fails on some graphs; the plain path still quantizes
+                quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_dynamic(str(pre), str(out), weight_type=QuantType.QInt8)
         return out.read_bytes()
 
