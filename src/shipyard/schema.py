@@ -39,25 +39,33 @@ class Column:
         Name of the ONNX graph input that carries this column.
     categories : list of str
         Categories seen in the training split (categorical columns only).
+    min, max : float or None
+        The smallest and largest value in the training split (numeric columns
+        only; None before preprocessing is fitted, or when every value is missing).
     """
 
     name: str
     kind: Literal["numeric", "categorical"]
     onnx_name: str
     categories: list[str] = field(default_factory=list)
+    min: float | None = None
+    max: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the column as manifest JSON."""
+        """Return the column as manifest JSON (``min``/``max`` only for numeric columns that have them)."""
         data = asdict(self)
         data["dtype"] = "float32" if self.kind == "numeric" else "string"
         if self.kind == "numeric":
             data.pop("categories")
+        if self.kind != "numeric" or self.min is None:
+            data.pop("min")
+            data.pop("max")
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Column":
-        """Read a column from manifest JSON."""
-        return cls(data["name"], data["kind"], data["onnx_name"], list(data.get("categories", [])))
+        """Read a column from manifest JSON (a manifest without ``min``/``max`` reads as None)."""
+        return cls(data["name"], data["kind"], data["onnx_name"], list(data.get("categories", [])), data.get("min"), data.get("max"))
 
 
 def infer_schema(frame: pd.DataFrame, features: list[str]) -> list[Column]:

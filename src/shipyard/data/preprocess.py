@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import KNNImputer, MissingIndicator, SimpleImputer
@@ -148,3 +149,19 @@ def record_categories(schema: list[Column], train_input: pd.DataFrame) -> None:
     for col in schema:
         if col.kind == "categorical":
             col.categories = sorted(set(train_input[col.onnx_name]))
+
+
+def record_ranges(schema: list[Column], train_frame: pd.DataFrame) -> None:
+    """Store each numeric column's smallest and largest training value (raw units) in the schema.
+
+    Parameters
+    ----------
+    schema : list of Column
+    train_frame : DataFrame
+        The training rows as loaded (raw column names).
+    """
+    for col in schema:
+        if col.kind == "numeric":
+            values = pd.to_numeric(train_frame[col.name], errors="coerce").to_numpy(dtype="float64")
+            present = values[~np.isnan(values)]
+            col.min, col.max = (float(present.min()), float(present.max())) if len(present) else (None, None)

@@ -20,6 +20,7 @@ from shipyard import __version__
 from shipyard.errors import InputError
 from shipyard.predictor import Predictor
 from shipyard.schema import Column
+from shipyard.serving.ood import mark_records
 
 MAX_RECORDS = 10_000
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -119,13 +120,15 @@ def create_app(path: str | Path) -> FastAPI:
 
     @app.post("/v1/predict", response_model=predictor.task.response_model())
     def predict(request: request_model, model: Predictor = Depends(current_model)) -> dict[str, Any]:  # type: ignore[valid-type]
-        """Predict the records: labels and class probabilities, or values."""
+        """Predict the records: labels and class probabilities, or values; values far outside the training range are marked, not refused."""
         records = [r.model_dump(by_alias=True) for r in request.records]
         try:
             output, warnings = model.predict_with_warnings(records, source="request")
         except InputError as exc:  # input the schema cannot catch
             raise HTTPException(status_code=422, detail=exc.one_line()) from None
-        return model.task.response(output, model.decisions(output), model.labels, model.manifest["name"], warnings)
+        body = model.task.response(output, model.decisions(output), model.labels, model.manifest["name"], warnings)
+        body["out_of_distribution"] = mark_records(model.schema, records)
+        return body
 
     @app.get("/v1/model")
     def model_info(model: Predictor = Depends(current_model)) -> dict[str, Any]:

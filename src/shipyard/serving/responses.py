@@ -5,6 +5,21 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
+class OutOfRange(BaseModel):
+    """A numeric value far outside the range seen in training (the record is still predicted)."""
+
+    column: str
+    value: float
+    min: float = Field(..., description="Smallest value of the column in the training split.")
+    max: float = Field(..., description="Largest value of the column in the training split.")
+
+
+OOD_DESCRIPTION = (
+    "Per record (request order), each numeric feature whose value lies beyond its training range by more than 10% of "
+    "the range's width, with that range; empty when every value is in range. The prediction is still made."
+)
+
+
 class PredictResponse(BaseModel):
     """Predictions for each record, in request order (classification)."""
 
@@ -12,6 +27,7 @@ class PredictResponse(BaseModel):
     probabilities: list[dict[str, float]] = Field(..., description="Per-record mapping from class label to probability.")
     model: str = Field(..., description="Name of the served model.")
     warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
+    out_of_distribution: list[list[OutOfRange]] = Field(default_factory=list, description=OOD_DESCRIPTION)
 
 
 class RegressionResponse(BaseModel):
@@ -20,3 +36,4 @@ class RegressionResponse(BaseModel):
     predictions: list[float] = Field(..., description="Predicted value of each record, in the target's units.")
     model: str = Field(..., description="Name of the served model.")
     warnings: list[str] = Field(default_factory=list, description="E.g. categories not seen in training.")
+    out_of_distribution: list[list[OutOfRange]] = Field(default_factory=list, description=OOD_DESCRIPTION)

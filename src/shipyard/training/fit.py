@@ -28,6 +28,24 @@ def standard_callbacks(spec: TrainSpec, extra: list[Callback] | None = None) -> 
     return callbacks + list(extra or [])
 
 
+def recipe_callbacks(recipe: Recipe, prepared: Prepared) -> list[Callback]:
+    """The callbacks the recipe's ``train`` section asks for: adversarial training, DP-SGD (none by default).
+
+    They come right after :func:`standard_callbacks`' own, so that loggers and
+    checkpoints later in the list see what they add (e.g. the epoch's spent epsilon).
+    """
+    out: list[Callback] = []
+    if recipe.train.adversarial is not None:
+        from shipyard.robustness.adversarial import adversarial_callback
+
+        out.append(adversarial_callback(recipe, prepared))
+    if recipe.train.privacy is not None:
+        from shipyard.robustness.privacy import private_callback
+
+        out.append(private_callback(recipe, len(prepared.y_fit)))
+    return out
+
+
 def build_network(recipe: Recipe, prepared: Prepared) -> nn.Module:
     """The recipe's untrained network for the prepared features, initialised from the recipe's seed."""
     torch.manual_seed(recipe.seed)
@@ -49,7 +67,7 @@ def train_network(
     prepared : Prepared
         With preprocessing fitted (:func:`shipyard.data.preparation.fit_preprocessing`).
     callbacks : list of Callback, optional
-        Beyond :func:`standard_callbacks` (progress, logging, checkpoints).
+        Beyond :func:`standard_callbacks` and :func:`recipe_callbacks` (progress, logging, checkpoints).
     network : nn.Module, optional
         The network to train (e.g. rebuilt from a checkpoint to resume); default :func:`build_network`.
     resume : dict, optional
@@ -69,7 +87,7 @@ def train_network(
         seed=recipe.seed,
         loss_fn=task.loss(recipe, prepared),
         metric=task.train_metric(prepared),
-        callbacks=standard_callbacks(recipe.train, callbacks),
+        callbacks=standard_callbacks(recipe.train, recipe_callbacks(recipe, prepared) + list(callbacks or [])),
     )
     result = trainer.fit(network, ArrayDataset(prepared.X_fit, y_fit), ArrayDataset(prepared.X["validation"], y_val), resume=resume)
     return task.finish(network.to("cpu").eval(), prepared), result
