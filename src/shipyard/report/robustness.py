@@ -74,8 +74,10 @@ def robustness_section(ctx: ReportContext) -> Section | None:
     space, pgd = result["space"], result["pgd"]
     section.findings += [f for f in result["findings"] if not (result.get("membership") and f == result["membership"]["reading"])]
     section.paragraphs.append(
-        f"{result['rows']} test rows attacked with FGSM (Goodfellow et al. 2015) and PGD with a random start (Madry et al. 2018; "
-        f"{pgd['steps']} steps of {pgd['step_size']:g} epsilon, {pgd['restarts']} start(s)), from IBM's Adversarial Robustness Toolbox, "
+        f"{result['rows']} test rows attacked with FGSM (Goodfellow et al. 2015) and PGD (Madry et al. 2018; "
+        f"{pgd['steps']} steps of {pgd['step_size']:g} epsilon, "
+        + (f"{pgd['restarts']} random start(s)" if pgd.get("random_start", True) else "starting at the clean row: ART's random start is for classifiers")
+        + "), from IBM's Adversarial Robustness Toolbox, "
         f"beside random noise of exactly the same size. Space: {space['description']}"
         + ("; perturbed values kept inside the training range." if space["clip"] else "; values not clipped to the training range.")
     )

@@ -80,7 +80,9 @@ def make_attack(estimator: Any, method: str, norm: str, epsilon: float, steps: i
     step_size : float
         PGD step as a fraction of epsilon.
     restarts : int
-        PGD random starts (ART's ``num_random_init``).
+        PGD random starts (ART's ``num_random_init``). ART starts at random only
+        against classifiers; against a regressor PGD starts at the clean row
+        (the basic iterative method of Kurakin et al. 2017), see :func:`random_start`.
     batch_size : int
 
     Returns
@@ -90,6 +92,8 @@ def make_attack(estimator: Any, method: str, norm: str, epsilon: float, steps: i
     """
     from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
 
+    if not random_start(estimator):
+        restarts = 0
     if method == "fgsm":
         return FastGradientMethod(estimator, norm=ART_NORMS[norm], eps=epsilon, eps_step=epsilon, batch_size=batch_size)
     return ProjectedGradientDescent(
@@ -102,6 +106,13 @@ def make_attack(estimator: Any, method: str, norm: str, epsilon: float, steps: i
         batch_size=batch_size,
         verbose=False,
     )
+
+
+def random_start(estimator: Any) -> bool:
+    """Whether ART's PGD can start at a random point of the ball against this estimator (classifiers only)."""
+    from art.estimators.classification import ClassifierMixin
+
+    return isinstance(estimator, ClassifierMixin)
 
 
 def perturb(attack: Any, space: AttackSpace, X: np.ndarray, targets: np.ndarray, clip: bool, seed: int) -> np.ndarray:
@@ -183,7 +194,7 @@ def evasion_curves(
     dict
         ``clean`` (metrics on the clean rows), ``curves`` (``{norm: {method: [point, ...]}}``
         with ``epsilon``, ``scores``, ``mean_linf``, ``mean_l2`` per point, ``noise`` the
-        random baseline) and ``seconds`` per method. Epsilon 0 is the clean rows themselves.
+        random baseline), ``seconds`` per method and ``random_start`` (PGD's). Epsilon 0 is the clean rows themselves.
     """
     X = np.asarray(X, dtype=np.float32)
     clean = task.predict(network, X)
@@ -221,7 +232,7 @@ def evasion_curves(
                 )
             curves[norm][method] = points
             seconds[f"{method}_{norm}"] = time.perf_counter() - tic
-    return {"clean": task.scores(y, clean, positive_index, threshold), "curves": curves, "seconds": seconds}
+    return {"clean": task.scores(y, clean, positive_index, threshold), "curves": curves, "seconds": seconds, "random_start": random_start(estimator)}
 
 
 @contextmanager

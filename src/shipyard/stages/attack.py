@@ -85,7 +85,7 @@ def attack_run(ctx: RunContext, rows: int | None = None) -> dict[str, Any]:
         "primary_metric": task.primary_metric,
         "rows": int(len(chosen)),
         "methods": list(spec.methods),
-        "pgd": {"steps": spec.pgd_steps, "step_size": spec.pgd_step_size, "restarts": spec.pgd_restarts, "random_start": True},
+        "pgd": {"steps": spec.pgd_steps, "step_size": spec.pgd_step_size, "restarts": spec.pgd_restarts, "random_start": evasion["random_start"]},
         "clean": evasion["clean"],
         "curves": evasion["curves"],
         "membership": membership,

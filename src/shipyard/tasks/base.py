@@ -226,7 +226,7 @@ class Task(ABC):
 
     @abstractmethod
     def attack_targets(self, y: np.ndarray) -> np.ndarray:
-        """Targets as ART's estimator and the attack's loss take them (class indices, or float values of shape (n, 1))."""
+        """Targets as ART's estimator and the attack's loss take them: class indices, or float32 values, shape (n_rows,)."""
 
     @abstractmethod
     def robustness_scores(

@@ -198,7 +198,7 @@ class Regression(Task):
         return PyTorchRegressor(model=module, loss=nn.MSELoss(), input_shape=(n_features,), clip_values=clip_values, device_type=device)
 
     def attack_targets(self, y: np.ndarray) -> np.ndarray:
-        return np.asarray(y, dtype=np.float32).reshape(-1, 1)
+        return np.asarray(y, dtype=np.float32).reshape(-1)  # ART's regressor flattens the outputs: (n,) targets, no broadcasting
 
     def robustness_scores(
         self, y: np.ndarray, clean: np.ndarray, attacked: np.ndarray, positive_index: int | None = None, threshold: float | None = None
