@@ -49,9 +49,11 @@ def test_bundle_manifest_hashes_and_no_pickle(breast_cancer_run):
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["labels"] == ["benign", "malignant"]
     assert manifest["positive_label"] == "malignant"
-    assert len(manifest["inputs"]) == 30 and manifest["inputs"][0] == {
+    first = manifest["inputs"][0]
+    assert len(manifest["inputs"]) == 30 and {k: first[k] for k in ("name", "kind", "onnx_name", "dtype")} == {
         "name": "mean radius", "kind": "numeric", "onnx_name": "mean_radius", "dtype": "float32"
     }
+    assert set(first) == {"name", "kind", "onnx_name", "dtype", "min", "max"} and first["min"] < first["max"]  # the training range
     digest = hashlib.sha256((bundle / "model.onnx").read_bytes()).hexdigest()
     assert manifest["files"]["model.onnx"]["sha256"] == digest
     assert {"shipyard", "torch", "onnxruntime"} <= set(manifest["versions"])

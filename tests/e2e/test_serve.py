@@ -68,6 +68,31 @@ def test_predict_matches_python_api(server, records, breast_cancer_run):
         assert row["malignant"] == pytest.approx(float(exp[1]), abs=1e-6)
 
 
+def test_values_far_outside_the_training_range_are_marked_not_refused(server, records, breast_cancer_run):
+    """The response names, per record, each numeric value far beyond the training split's range, with the range."""
+    import json
+
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    manifest = json.loads((breast_cancer_run.bundle / "manifest.json").read_text())
+    radius = next(c for c in manifest["inputs"] if c["name"] == "mean radius")
+    with np.load(breast_cancer_run.path / "preparation" / "split.npz") as split:
+        train = load_breast_cancer(as_frame=True).data.iloc[split["train"]]
+    assert (radius["min"], radius["max"]) == (float(train["mean radius"].min()), float(train["mean radius"].max()))
+    odd = dict(records[0], **{"mean radius": 250.0, "worst area": -1000.0})
+    response = server.post("/v1/predict", json={"records": [records[1], odd, records[2]]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["labels"]) == 3  # predicted all the same
+    assert body["out_of_distribution"][0] == [] and body["out_of_distribution"][2] == []
+    marked = {m["column"]: m for m in body["out_of_distribution"][1]}
+    assert set(marked) == {"mean radius", "worst area"}
+    assert marked["mean radius"] == {"column": "mean radius", "value": 250.0, "min": radius["min"], "max": radius["max"]}
+    schema = server.get("/openapi.json").json()["components"]["schemas"]
+    assert "out_of_distribution" in schema["PredictResponse"]["properties"] and "OutOfRange" in schema
+
+
 def test_missing_value_as_null_is_imputed(server, records):
     record = dict(records[0], **{"mean radius": None})
     assert server.post("/v1/predict", json={"records": [record]}).status_code == 200
