@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import numpy as np
 from rich.console import Console
@@ -43,20 +42,16 @@ RATIOS = (0.5, 1.0)
 
 def measure(name: str, spec: dict, seed: int, adversarial: dict | None, epsilons: tuple[float, ...]) -> dict:
     """Train once; clean accuracy and PGD accuracy at each budget, and training seconds."""
-    from shipyard.data.preparation import fit_preprocessing, load_and_split
     from shipyard.recipe import AttackSpec, recipe_from_dict
     from shipyard.robustness.evasion import evasion_curves, torch_threads
     from shipyard.robustness.space import attack_space
     from shipyard.tasks import get_task
-    from shipyard.training.fit import train_network
+    from shipyard.training.fit import prepare_and_train
 
     train = dict(spec["train"], **({"adversarial": adversarial} if adversarial else {}))
     recipe = recipe_from_dict({"name": name, "seed": seed, "data": spec["data"], "model": spec["model"], "train": train})
-    prepared = load_and_split(recipe)
-    fit_preprocessing(recipe, prepared)
-    tic = time.perf_counter()
-    network, result = train_network(recipe, prepared)
-    seconds = time.perf_counter() - tic
+    prepared, network, result = prepare_and_train(recipe)
+    seconds = result.seconds
     task = get_task(recipe.task)
     attack = AttackSpec(methods=["pgd"], norms=["inf"], epsilons=[0.0, *epsilons])
     with torch_threads(1):

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from shipyard.data.preparation import fit_preprocessing, load_and_split
 from shipyard.recipe import recipe_from_dict
-from shipyard.training.fit import train_network
+from shipyard.training.fit import prepare_and_train
 
 
 def prepared_and_trained(raw: dict):
     """Load, split and preprocess a recipe's data, train its network: (recipe, prepared, network, result)."""
     recipe = recipe_from_dict(raw)
-    prepared = load_and_split(recipe)
-    fit_preprocessing(recipe, prepared)
-    network, result = train_network(recipe, prepared)
-    return recipe, prepared, network, result
+    return (recipe, *prepare_and_train(recipe))
 
 
 def breast_cancer_recipe(**train) -> dict:
@@ -36,7 +32,7 @@ def _one_thread():
         yield
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def breast_cancer_trained():
-    """The breast-cancer network, standard training (40 epochs)."""
+    """The breast-cancer network, standard training (40 epochs), trained once per session."""
     return prepared_and_trained(breast_cancer_recipe())

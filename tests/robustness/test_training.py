@@ -53,6 +53,7 @@ def test_adversarial_training_replaces_a_share_of_each_batch_within_budget(breas
     assert report["attack"] == "pgd" and report["epsilon"] == 0.3
 
 
+@pytest.mark.slow  # a whole adversarial training (PGD on every batch)
 def test_adversarial_training_makes_the_network_more_robust(breast_cancer_trained):
     recipe, prepared, standard, _ = breast_cancer_trained
     _, _, robust, _ = prepared_and_trained(breast_cancer_recipe(adversarial={"epsilon": 0.25, "ratio": 1.0}))

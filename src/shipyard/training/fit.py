@@ -91,3 +91,27 @@ def train_network(
     )
     result = trainer.fit(network, ArrayDataset(prepared.X_fit, y_fit), ArrayDataset(prepared.X["validation"], y_val), resume=resume)
     return task.finish(network.to("cpu").eval(), prepared), result
+
+
+def prepare_and_train(recipe: Recipe, callbacks: list[Callback] | None = None) -> tuple[Prepared, nn.Module, TrainResult]:
+    """Load, check and split the recipe's data, fit its preprocessing and train its network, in memory (no run directory).
+
+    For experiments and benchmarks that compare trainings side by side
+    (e.g. standard against adversarial or DP-SGD training).
+
+    Returns
+    -------
+    (Prepared, nn.Module, TrainResult)
+
+    Raises
+    ------
+    ShipyardError
+        As :func:`shipyard.pipeline.check_inputs`.
+    """
+    from shipyard.data.preparation import fit_preprocessing
+    from shipyard.pipeline import check_inputs
+
+    prepared = check_inputs(recipe)
+    fit_preprocessing(recipe, prepared)
+    network, result = train_network(recipe, prepared, callbacks)
+    return prepared, network, result
