@@ -43,17 +43,23 @@ class AdversarialTraining(Callback):
         Keep attacked rows in the training range (``attack.clip``).
     seed : int
         The attack's random start at step ``s`` is seeded by ``(seed, s)``, so a resumed run draws the same.
+    X_fit : ndarray of shape (n_rows, n_features), optional
+        The rows trained on (augmented rows may lie outside the training split's range): ART's
+        per-step bounds are widened to hold them, and each row is then kept in its own range.
     """
 
-    def __init__(self, spec: AdversarialSpec, space: AttackSpace, task: Task, n_outputs: int, clip: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self, spec: AdversarialSpec, space: AttackSpace, task: Task, n_outputs: int, clip: bool = True, seed: int = 0, X_fit: Any = None
+    ) -> None:
         self.spec, self.space, self.task, self.n_outputs, self.clip, self.seed = spec, space, task, n_outputs, clip, seed
+        self.bounds = space.art_bounds(X_fit if X_fit is not None else space.lower[None, :]) if clip else None
         self.attack: Any = None
         self.rows = 0
 
     def on_fit_start(self, trainer: "Trainer", state: "TrainState") -> None:
         device = next(trainer.network.parameters()).device
         module = Standardised(trainer.model, self.space.scale).to(device)
-        bounds = (self.space.lower / self.space.scale, self.space.upper / self.space.scale) if self.clip else None
+        bounds = self.bounds
         estimator = self.task.art_estimator(module, len(self.space.scale), self.n_outputs, clip_values=bounds)
         spec = self.spec
         self.attack = make_attack(estimator, spec.attack, spec.norm, spec.epsilon, spec.steps, spec.step_size, restarts=1)
@@ -92,5 +98,7 @@ def adversarial_callback(recipe: Any, prepared: Any) -> AdversarialTraining:
     from shipyard.tasks import get_task
 
     task = get_task(recipe.task)
-    return AdversarialTraining(recipe.train.adversarial, attack_space(prepared), task, task.n_outputs(prepared), recipe.attack.clip, recipe.seed)
+    return AdversarialTraining(
+        recipe.train.adversarial, attack_space(prepared), task, task.n_outputs(prepared), recipe.attack.clip, recipe.seed, prepared.X_fit
+    )
 
