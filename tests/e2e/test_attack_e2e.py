@@ -90,9 +90,15 @@ def test_shipyard_attack_reruns_on_a_finished_run(breast_cancer_run, tmp_path):
     assert json.loads((run / "attack.json").read_text())["rows"] == 40
 
 
-def test_a_dp_sgd_run_reports_its_spent_epsilon(tmp_path):
+def test_a_dp_sgd_run_reports_its_spent_epsilon(tmp_path, monkeypatch):
+    import shipyard.stages.train as train_stage
+
+    saved: list = []
+    real_save = train_stage.save_checkpoint
+    monkeypatch.setattr(train_stage, "save_checkpoint", lambda *a, **k: saved.append(a[2]["complete"]) or real_save(*a, **k))
     recipe = load_recipe(EXAMPLES / "breast_cancer.yaml")
     recipe.train.epochs = 30
+    recipe.train.checkpoint_every = 5
     recipe.train.learning_rate = 0.01
     recipe.train.privacy = {"epsilon": 4.0}
     recipe.explain.enabled = False
@@ -106,3 +112,4 @@ def test_a_dp_sgd_run_reports_its_spent_epsilon(tmp_path):
     html = (result.path / "report.html").read_text()
     assert "Differentially private training" in html and f"{dp['epsilon']:.3f} (4)" in html
     assert not (result.path / "checkpoint" / "training_state.pt").exists()
+    assert saved == [True]  # no intermediate checkpoint: the accountant is not saved, so a DP run is not resumed mid-way
