@@ -81,3 +81,18 @@ def mixed_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "mixed.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def digits_large_run(tmp_path_factory: pytest.TempPathFactory):
+    """examples/digits_large.yaml (a 1.65M-parameter MLP, compressed within an F1 budget) run once, as written,
+    without the explain stage and with fewer timed calls, for every compression test that reads a real run."""
+    from shipyard.pipeline import run
+    from shipyard.recipe import load_recipe
+
+    recipe = load_recipe(EXAMPLES / "digits_large.yaml")
+    recipe.explain.enabled = False
+    recipe.evaluate.bootstrap.samples = 200
+    recipe.compress.latency.repeats = 500
+    recipe.compress.latency.request_repeats = 20
+    return run(recipe, runs_dir=tmp_path_factory.mktemp("runs"), track=False, progress=False)

@@ -7,6 +7,7 @@ Errors a user can cause print one line (``error: ...``) and exit with status 2;
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -42,6 +43,23 @@ def main(
 ) -> None:
     """Shipyard command line."""
     _state["debug"] = debug
+    _show_warnings()
+
+
+class _WarningLine(logging.Handler):
+    """Print the ``shipyard`` logger's warnings as ``warning: ...`` lines on stderr (e.g. a run found killed)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.markup import escape
+
+        err.print(f"[bold yellow]warning:[/] {escape(record.getMessage())}", highlight=False, soft_wrap=True)
+
+
+def _show_warnings() -> None:
+    logger = logging.getLogger("shipyard")
+    if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+        logger.addHandler(_WarningLine(level=logging.WARNING))
+        logger.propagate = False
 
 
 def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -64,10 +82,10 @@ def run(
     recipe: Path = typer.Argument(None, help="Recipe YAML file (not needed with --resume)."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Root folder of run directories."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log to MLflow and register the bundle."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or stage messages (findings and metrics are still printed)."),
     resume: Path = typer.Option(None, "--resume", help="An interrupted run directory: continue its training from the last checkpoint."),
 ) -> None:
-    """Run a recipe: prepare, train, calibrate, evaluate, export, explain, attack, report."""
+    """Run a recipe: prepare, train, calibrate, evaluate, export, compress, explain, attack, report."""
     from shipyard.pipeline import run as run_pipeline
 
     if recipe is None and resume is None:
@@ -80,10 +98,24 @@ def run(
     if "confusion_matrix" in metrics:
         _print_confusion(metrics)
     _print_imbalance(metrics)
+    _print_data_findings(result.path)
     _print_findings(metrics)
     parity = metrics["parity"]
     delta = "|Δ value|" if "confusion_matrix" not in metrics else "|Δp|"
     out.print(f"ONNX parity: max {delta} = {parity['max_abs_diff']:.2e} on {parity['rows']} test rows (tolerance {parity['tolerance']:g})")
+    probes = parity.get("probes")
+    if probes:
+        out.print(
+            f"ONNX parity on {probes['rows']} probe records (missing values, unseen and rare categories, training min/max and the "
+            f"accepted limits, boolean spellings): max {delta} = {probes['max_abs_diff']:.2e}, {probes['flips']} changed predictions"
+            + (f", {probes['non_finite']} non-finite outputs" if probes.get("non_finite") else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+    if (result.path / "compression.json").is_file():
+        import json
+
+        _print_compression(json.loads((result.path / "compression.json").read_text(encoding="utf-8")))
     latest = result.path.parent / "latest"
     out.print(f"run:     {result.path}")
     out.print(f"latest:  {latest}")
@@ -125,6 +157,25 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     out.print(table)
 
 
+def _print_data_findings(run_path: Path) -> None:
+    """The data profile's errors and warnings, and how the split was made: shown with or without --quiet."""
+    import json
+
+    file = Path(run_path) / "data_profile.json"
+    if not file.is_file():
+        return
+    profile = json.loads(file.read_text(encoding="utf-8"))
+    shown = [f for f in profile.get("findings", []) if f["severity"] in ("error", "warning") or f["code"] == "split_duplicates"]
+    dropped = profile.get("dropped_columns") or {}
+    if not shown and not dropped:
+        return
+    out.print("data findings (data_profile.json):", highlight=False)
+    for f in sorted(shown, key=lambda f: ("error", "warning", "info").index(f["severity"])):
+        out.print(f"• {f['severity']}: {f['message']}", highlight=False)
+    if dropped:
+        out.print("• dropped columns: " + ", ".join(f"'{c}' ({why})" for c, why in dropped.items()), highlight=False)
+
+
 def _print_findings(metrics: dict[str, Any]) -> None:
     """Plain-language findings: baselines that match the network, overfitting, calibration."""
     cv = metrics.get("cv")
@@ -134,9 +185,10 @@ def _print_findings(metrics: dict[str, Any]) -> None:
         table.add_column("mean ± std", justify="right")
         table.add_column("folds", justify="right")
         for name, mean in cv["mean"].items():
-            table.add_row(name, f"{mean:.3f} ± {cv['std'][name]:.3f}", " ".join(f"{f['metrics'][name]:.3f}" for f in cv["folds"]))
+            table.add_row(name, f"{_fmt(mean, 3)} ± {_fmt(cv['std'][name], 3)}", " ".join(_fmt(f["metrics"][name], 3) for f in cv["folds"]))
         out.print(table)
-    lines = list(metrics.get("baselines", {}).get("findings", []))
+    lines = list((cv or {}).get("findings", []))
+    lines += metrics.get("baselines", {}).get("findings", [])
     lines += metrics.get("diagnosis", {}).get("findings", [])
     cal = metrics.get("calibration")
     if cal:
@@ -145,6 +197,10 @@ def _print_findings(metrics: dict[str, Any]) -> None:
         if temp:
             text += f"; temperature scaling T = {temp['temperature']:.3f} (validation ECE {temp['validation_ece_before']:.3f} → {temp['validation_ece_after']:.3f})"
         lines.append(text + ".")
+        if temp and temp.get("warning"):
+            lines.append(f"Warning: {temp['warning']}.")
+    if cv:
+        lines += cv.get("holdout", {}).get("findings", [])
     dp = metrics.get("dp_sgd")
     if dp:
         lines.append(f"DP-SGD: epsilon {dp['epsilon']:.3f} spent of {dp['target_epsilon']:g} (delta {dp['delta']:.1e}, noise multiplier {dp['noise_multiplier']:.3f}).")
@@ -189,8 +245,8 @@ def _print_imbalance(metrics: dict[str, Any]) -> None:
         )
 
 
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None or value != value else f"{value:.4f}"
+def _fmt(value: Any, digits: int = 4) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
 @app.command()
@@ -244,22 +300,52 @@ def serve(
     path: Path = typer.Argument(..., help="Run directory or bundle folder."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="Server processes (Prometheus metrics aggregated across them)."),
+    batching: bool = typer.Option(True, "--batching/--no-batching", help="Group concurrent requests into one onnxruntime call."),
+    max_batch_size: int = typer.Option(256, "--max-batch-size", min=1, max=10_000, help="Most records per onnxruntime call."),
+    max_wait_ms: float = typer.Option(0.0, "--max-wait-ms", min=0.0, max=1000.0, help="How long a batch waits for more requests (0: never delays a request)."),
+    threads: int = typer.Option(1, "--threads", min=1, max=64, help="onnxruntime intra-op threads per process."),
+    api_key_file: Path = typer.Option(None, "--api-key-file", help="Require 'Authorization: Bearer <key>' for predictions; one key per line (or set SHIPYARD_API_KEYS)."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One JSON line per request on stderr (no record contents)."),
 ) -> None:
     """Serve a bundle over HTTP (FastAPI + uvicorn, onnxruntime only)."""
+    import os
+    import shutil
     import socket
+    import tempfile
 
     import uvicorn
 
+    from shipyard.rundir import reap_stale_runs
     from shipyard.serving.app import create_app
+    from shipyard.serving.settings import ENV, ServeSettings, read_api_keys
 
-    application = create_app(path)
+    reap_stale_runs(path)  # a run of this recipe left "running" by a killed process is marked so
+    keys = read_api_keys(api_key_file)
+    settings = ServeSettings(str(path), batching, max_batch_size, max_wait_ms, workers, threads, keys, access_log)
+    application = create_app(path, settings)  # checks the bundle (and fails with one line) before binding
     try:
         with socket.create_server((host, port)):
             pass
     except OSError as exc:
         raise ShipyardError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})", "choose another --port") from None
-    err.print(f"serving {path} on http://{host}:{port} (POST /v1/predict, GET /healthz, docs at /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    auth = "; predictions need a bearer key" if keys else ""
+    err.print(
+        f"serving {path} on http://{host}:{port} with {workers} worker(s), micro-batching {'on' if batching else 'off'}{auth} "
+        "(POST /v1/predict, GET /healthz /readyz /metrics /v1/model, docs at /docs)"
+    )
+    if workers == 1:
+        uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+        return
+    metrics_dir = tempfile.mkdtemp(prefix="shipyard-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[ENV] = settings.to_env()
+    try:
+        uvicorn.run(
+            "shipyard.serving.app:create_app_from_env", factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()
@@ -271,8 +357,14 @@ def predict(
         ..., "--output", "-o", help="File to write (.csv, .parquet or .jsonl): the input columns, prediction and one probability column per class."
     ),
 ) -> None:
-    """Predict a file of records with a bundle (onnxruntime only)."""
-    from shipyard.data.loading import load_table
+    """Predict a file of records with a bundle (onnxruntime only).
+
+    A record that cannot be predicted (a value outside the range the model
+    accepts, an output that is not finite) gets an empty prediction and its
+    reason in an ``error`` column; the others are predicted, the file is
+    written, and the command exits with status 1.
+    """
+    from shipyard.data.loading import load_records
     from shipyard.predictor import Predictor
 
     writers = {".csv": "to_csv", ".parquet": "to_parquet", ".jsonl": "to_json"}
@@ -280,20 +372,27 @@ def predict(
         raise ShipyardError(f"--output {output}: is a folder", "name a file, e.g. predictions.csv")
     if output.suffix.lower() not in writers:
         raise ShipyardError(f"--output {output}: unknown file kind '{output.suffix}'", "use .csv, .parquet or .jsonl")
+    from shipyard.rundir import reap_stale_runs
+
+    reap_stale_runs(path)
     predictor = Predictor(path)
-    frame = load_table(str(data), role="the DATA argument")
+    frame = load_records(data, predictor.schema)  # each input column read as training read it
+    inputs = {c.name for c in predictor.schema}
     for mixed in frame.attrs.get("reading", {}).get("mixed_types", []):
-        err.print(
-            f"warning: {data}: column '{mixed['column']}': {mixed['count']} value(s) that are not numbers read as missing "
-            f"(e.g. {mixed['examples']} in data rows {mixed['rows']})",
-            highlight=False,
-        )
+        if mixed["column"] in inputs and mixed.get("read_as", "missing") == "missing":
+            err.print(
+                f"warning: {data}: column '{mixed['column']}': {mixed['count']} value(s) that are not numbers read as missing "
+                f"(e.g. {mixed['examples']} in data rows {mixed['rows']})",
+                highlight=False,
+            )
     result = frame.copy()
-    predicted, notes = predictor.predict_with_warnings(frame, source=str(data))
-    result["prediction"] = predictor.decisions(predicted)
+    found = predictor.predict_records(frame, source=str(data))
+    result["prediction"] = found.decided
     for j, label in enumerate(predictor.labels):  # class probabilities (none for regression)
-        result[f"proba_{label}"] = predicted[:, j]
-    for note in notes:
+        result[f"proba_{label}"] = found.output[:, j]
+    if found.errors:
+        result["error"] = [found.errors.get(i) for i in range(len(result))]
+    for note in found.warnings:
         err.print(f"warning: {data}: {note}", highlight=False)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp")
@@ -308,6 +407,15 @@ def predict(
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
+    if found.errors:
+        for row, why in sorted(found.errors.items())[:10]:
+            err.print(f"error: {data}: record {row} not predicted: {why}", highlight=False, soft_wrap=True)
+        err.print(
+            f"wrote {len(result) - len(found.errors)} predictions to {output}; {len(found.errors)} of {len(result)} records could not be predicted "
+            "(empty prediction, reason in column 'error')",
+            highlight=False,
+        )
+        raise typer.Exit(1)
     err.print(f"wrote {len(result)} predictions to {output}")
 
 
@@ -368,7 +476,7 @@ def _print_explanation(result: dict[str, Any]) -> None:
     table.add_column("column")
     table.add_column("mean |SHAP|", justify="right")
     if perm:
-        table.add_column(f"permutation ({perm['metric']} drop ± std)", justify="right")
+        table.add_column(f"permutation: increase in {perm['metric']} ± std", justify="right")
     for name in sh["ranking"][:12]:
         cells = [name, f"{sh['mean_abs'][name]:.4f}"]
         if perm:
@@ -387,6 +495,98 @@ def _print_explanation(result: dict[str, Any]) -> None:
     out.print(f"surrogate tree (depth {sur['depth']}, {sur['leaves']} leaves): fidelity {sur['fidelity']:.3f} ({sur['fidelity_metric']})", highlight=False)
     for line in result.get("findings", []):
         out.print(f"• {line}", highlight=False)
+
+
+@app.command()
+@_user_errors
+def compress(
+    path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest or runs/NAME/<timestamp>)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages."),
+) -> None:
+    """Compress a finished run's network (int8, float16, pruning, distillation) and deploy the best variant within the budget."""
+    from shipyard.compression.bench import COMPRESSION
+    from shipyard.export.bundle import read_manifest
+    from shipyard.rundir import resolve_run
+    from shipyard.stages import RunContext, get_stage
+    from shipyard.stages.compress import check_compress
+    from shipyard.stages.compress import compress as compress_run
+
+    run_dir = resolve_run(path)
+    status = run_dir.read_json("run.json").get("status")
+    if status == "running":
+        raise ShipyardError(f"{run_dir.path}: the run is still running", "wait for it to finish, then compress it")
+    read_manifest(run_dir.path)  # a run without a bundle, or with a modified one, is refused here
+    ctx = RunContext.from_run(run_dir, console=Console(stderr=True, quiet=quiet, log_path=False))  # nothing refitted
+    check_compress(ctx.recipe, ctx.data)
+    result = compress_run(ctx)
+    get_stage("report").run(ctx)
+    _print_compression(result)
+    err.print(f"wrote {run_dir.path / COMPRESSION}, {run_dir.path / 'compression'}/ and {run_dir.bundle}")
+
+
+def _print_compression(result: dict[str, Any]) -> None:
+    """The variants table, what failed, and which variant is deployed and why."""
+    from shipyard.compression.bench import table
+
+    wide = out if out.is_terminal else Console(width=160)  # a log or a pipe: no truncated columns
+    wide.print(table(result))
+    for item in result.get("skipped", []):
+        out.print(f"• {item['name']} not made: {item['reason']}", highlight=False)
+    for variant in result["variants"]:
+        if variant.get("status") != "ok":
+            out.print(f"• {variant['name']} failed: {variant.get('error', '')}", highlight=False)
+    out.print(f"deployed: {result['selected']} ({result['reason']})", highlight=False)
+
+
+@app.command()
+@_user_errors
+def bench(
+    path: Path = typer.Argument(..., help="Run directory (its variants in compression/, or its bundle) or bundle folder."),
+    data: Path = typer.Option(None, "--data", help="Records to time a bundle on (CSV, Parquet, JSON Lines); default: the run's test rows, or records made from the schema."),
+    repeats: int = typer.Option(None, "--repeats", min=10, help="Timed batch-1 calls per variant; default compress.latency.repeats (2000)."),
+    request_repeats: int = typer.Option(None, "--request-repeats", min=0, help="Timed calls through shipyard.load (the server's request path); 0 skips."),
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write the JSON (default: the run's compression.json, or ./compression.json for a bundle)."),
+) -> None:
+    """Measure a run's compressed variants (or one bundle): size, batch-1 latency, request-path latency, throughput; print the table."""
+    from shipyard.compression.bench import COMPRESSION, bundle_result, remeasure, synthetic_records
+    from shipyard.data.loading import load_table
+    from shipyard.export.bundle import read_manifest
+    from shipyard.recipe import LatencySpec
+    from shipyard.rundir import RunDir, resolve_run
+    from shipyard.schema import Column
+    from shipyard.stages import RunContext
+    from shipyard.stages.compress import compress_spec
+
+    try:
+        run_dir = resolve_run(path)
+    except ShipyardError:
+        run_dir = None
+    ctx = None
+    if run_dir is not None:
+        read_manifest(run_dir.path)
+        ctx = RunContext.from_run(run_dir)
+    spec = compress_spec(ctx.recipe).latency.model_copy() if ctx is not None else LatencySpec()
+    if repeats is not None:
+        spec.repeats = repeats
+    if request_repeats is not None:
+        spec.request_repeats = request_repeats
+    if data is not None:
+        records = load_table(str(data), role="--data")
+    elif ctx is not None:
+        records = ctx.data.frame.iloc[ctx.data.split.test][ctx.data.features]
+    else:
+        records = synthetic_records([Column.from_dict(c) for c in read_manifest(path)[1]["inputs"]])
+    if ctx is not None and (run_dir.path / COMPRESSION).is_file():
+        result = remeasure(run_dir.read_json(COMPRESSION), run_dir.path, records, spec, ctx.network, ctx.task, ctx.data.X["test"])
+        target = output or run_dir.path / COMPRESSION
+    else:
+        result = bundle_result(run_dir.bundle if run_dir is not None else path, records, spec)
+        target = output or Path(COMPRESSION)
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    RunDir(target.parent).write_json(target.name, result)
+    _print_compression(result)
+    err.print(f"wrote {target}")
 
 
 @app.command()

@@ -11,8 +11,6 @@ from its last checkpoint.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ from shipyard.data.preparation import check_unchanged, load_and_split
 from shipyard.data.prepared import Prepared
 from shipyard.errors import ShipyardError
 from shipyard.recipe import Recipe, load_recipe, recipe_from_dict
-from shipyard.rundir import RunDir, resolve_run
+from shipyard.rundir import RunDir, log, process_gone, process_identity, resolve_run
 from shipyard.stages.base import RunContext, stages
 from shipyard.tracking import Tracker
 
@@ -85,10 +83,13 @@ def _resumed(resume: str | Path) -> tuple[RunDir, Recipe]:
     """The run to resume and its recipe (relative data paths from the recipe's original folder)."""
     import yaml
 
-    run = resolve_run(resume)
+    run = resolve_run(resume)  # a run whose process is gone is marked failed (killed) here
     record = run.read_json("run.json")
     if record.get("status") == "complete":
         raise ShipyardError(f"{run.path}: the run is complete; nothing to resume", "start a new run with 'shipyard run RECIPE'")
+    me = process_identity()
+    if record.get("status") == "running" and record.get("host") == me["host"] and record.get("pid") != me["pid"] and not process_gone(record):
+        raise ShipyardError(f"{run.path}: the run is still running (pid {record.get('pid')})", "wait for it to end, or stop that process first")
     raw = run.path / "recipe.yaml"
     recipe = recipe_from_dict(yaml.safe_load(raw.read_text(encoding="utf-8")), source=str(raw), base_dir=Path(record.get("recipe_dir") or Path.cwd()))
     return run, recipe
@@ -148,16 +149,16 @@ def run(
     tracker.connect(recipe.name)
 
     if run_dir is None:
-        run_dir = RunDir.create(runs_dir, recipe.name, recipe_dir=str(recipe.base_dir), pid=os.getpid(), host=socket.gethostname())
+        run_dir = RunDir.create(runs_dir, recipe.name, recipe_dir=str(recipe.base_dir), **process_identity())
         run_dir.write_recipe(recipe.resolved())
         previous_mlflow = None
     else:
         previous_mlflow = run_dir.read_json("run.json").get("mlflow_run_id")
-        run_dir.update(status="running", pid=os.getpid(), host=socket.gethostname(), resumed=True)
+        run_dir.update(status="running", resumed=True, killed=False, **process_identity())
     ctx = RunContext(recipe, data, run_dir, tracker, console, progress, resume=resume is not None)
     try:
         tracker.start(run_dir.path.name, recipe.resolved(), run_id=previous_mlflow)
-        run_dir.update(mlflow_run_id=tracker.run_id)
+        run_dir.update(mlflow_run_id=tracker.run_id, mlflow_tracking_uri=tracker.tracking_uri)
         console.log(f"run directory {run_dir.path}")
         written: list[str] = []
         for stage in stages():
@@ -167,15 +168,56 @@ def run(
                 console.log(stage.message)
             stage.run(ctx)
             written += list(stage.writes)
-        tracker.log_metrics(ctx.metrics.get("test", {}), "test")
-        tracker.log_metrics(ctx.metrics.get("baseline", {}), "baseline")
-        tracker.log_run_files(run_dir.path, written, run_dir.bundle, recipe.name)
-        tracker.end("FINISHED")
     except BaseException as exc:
         run_dir.finish("failed", error=str(exc) or type(exc).__name__)
         tracker.end("FAILED")
         raise
+    # The model is finished and its bundle written: no failure from here on loses it.
+    tracking_error = _track_finished(tracker, ctx, written)
     seconds = time.perf_counter() - start
-    run_dir.finish("complete", seconds=round(seconds, 3), mlflow_run_id=tracker.run_id, model_version=tracker.model_version)
+    extra = {"tracking_error": tracking_error} if tracking_error else {}
+    run_dir.finish("complete", seconds=round(seconds, 3), mlflow_run_id=tracker.run_id, model_version=tracker.model_version, **extra)
     history = ctx.training.history if ctx.training is not None else []
     return RunResult(run_dir.path, run_dir.bundle, ctx.metrics, history, tracker.model_version, seconds)
+
+
+SAMPLE_ROWS = 100
+"""Training rows the logged MLflow model must predict as the bundle does before it is registered."""
+
+
+def _track_finished(tracker: Tracker, ctx: RunContext, written: list[str]) -> str | None:
+    """Log the finished run's metrics and files to MLflow and register its bundle; a failure is reported, not raised.
+
+    Returns
+    -------
+    str or None
+        The tracking error (one line), or None when everything was logged and registered.
+    """
+    data = ctx.data
+    try:
+        tracker.log_metrics(ctx.metrics.get("test", {}), "test")
+        tracker.log_metrics(ctx.metrics.get("baseline", {}), "baseline")
+        tracker.log_run_files(ctx.run_dir.path, written)
+        tracker.register_bundle(ctx.run_dir.bundle, ctx.recipe.name, training_sample(data, ctx.recipe.seed))
+    except Exception as exc:  # noqa: BLE001  the model is finished; MLflow's failure must not lose it
+        error = " ".join((str(exc) or type(exc).__name__).split())[:500]
+        log.warning(f"MLflow logging or registration failed ({error}); the run is complete and its bundle is at {ctx.run_dir.bundle}")
+        try:
+            tracker.end("FINISHED")
+        except Exception:  # noqa: BLE001  the store is unusable; run.json keeps the error
+            pass
+        return error
+    tracker.end("FINISHED")
+    return None
+
+
+def training_sample(data: Prepared, seed: int, rows: int = SAMPLE_ROWS) -> Any:
+    """Up to ``rows`` raw training rows (input columns only), rows with missing values first, for the MLflow round trip."""
+    import numpy as np
+
+    frame = data.frame.iloc[data.split.train][data.features]
+    missing = np.flatnonzero(frame.isna().any(axis=1).to_numpy())[: rows // 4]
+    others = np.setdiff1d(np.arange(len(frame)), missing)
+    rng = np.random.default_rng(seed)
+    chosen = np.concatenate([missing, rng.choice(others, size=min(rows - len(missing), len(others)), replace=False)])
+    return frame.iloc[np.sort(chosen)].reset_index(drop=True)

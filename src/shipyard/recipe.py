@@ -14,6 +14,7 @@ an error that suggests the closest valid key.
 from __future__ import annotations
 
 import difflib
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -57,10 +58,22 @@ class Section(BaseModel):
 
 
 class SplitSpec(Section):
-    """Fractions of rows held out for validation and test (stratified by target)."""
+    """How rows are split: fractions held out for validation and test (stratified by target), and what stays together."""
 
-    validation: float = Field(0.15, gt=0.0, lt=1.0)
-    test: float = Field(0.2, gt=0.0, lt=1.0)
+    validation: float = Field(0.15, gt=0.0, lt=1.0, description="Fraction of data.source's rows held out for validation (unless data.validation names a file).")
+    test: float = Field(0.2, gt=0.0, lt=1.0, description="Fraction of data.source's rows held out for test (unless data.test names a file).")
+    duplicates: Literal["auto", "group", "allow"] = Field(
+        "auto",
+        description="Rows with identical inputs: 'group' keeps them on one side of every split (accidental copies of a record); "
+        "'allow' splits them like any row (repeated observations, e.g. a few categorical columns); 'auto' chooses from the data "
+        "and the profile says which and why.",
+    )
+    group: str | None = Field(
+        None,
+        min_length=1,
+        description="Column naming the entity of each row (person, patient, device): train, validation, test and every CV fold "
+        "hold disjoint entities. The column is not a feature.",
+    )
 
     @model_validator(mode="after")
     def _leaves_training_rows(self) -> "SplitSpec":
@@ -77,23 +90,46 @@ class DataSpec(Section):
 
     source: str = Field(
         ...,
-        description="CSV, Parquet or JSON Lines path (relative to the recipe), "
+        description="CSV (or .tsv), Parquet or JSON Lines path (relative to the recipe), "
         "or a built-in dataset such as 'sklearn:breast_cancer'.",
     )
     target: str = Field(..., min_length=1, description="Name of the label column.")
     features: list[str] | None = Field(
-        None, description="Input columns to use; default: every column but the target."
+        None, description="Input columns to use; default: every column but the target (and data.split.group)."
     )
     positive_class: str | None = Field(
         None, description="Label treated as positive in binary metrics; default: the last label in sorted order."
     )
     split: SplitSpec = Field(default_factory=SplitSpec)
+    test: str | None = Field(
+        None, min_length=1, description="A file of test rows (e.g. the test file a dataset ships with): the test split, read and checked like data.source."
+    )
+    validation: str | None = Field(
+        None, min_length=1, description="A file of validation rows: the validation split, read and checked like data.source."
+    )
+    types: dict[str, Literal["numeric", "categorical", "boolean"]] = Field(
+        default_factory=dict,
+        description="Column kinds that override what is read from the file, e.g. {zip: categorical} or {site: numeric}.",
+    )
 
     @field_validator("positive_class", mode="before")
     @classmethod
     def _label_as_text(cls, value: Any) -> Any:
         # Labels are compared as text: `positive_class: 1` means the label 1.
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _distinct_files(self) -> "DataSpec":
+        named = [(k, v) for k, v in (("source", self.source), ("validation", self.validation), ("test", self.test)) if v is not None]
+        paths = [v for _, v in named]
+        if len(set(paths)) < len(paths):
+            raise ValueError(f"source, validation and test must name different files, got {dict(named)}")
+        group = self.split.group
+        if group is not None and group == self.target:
+            raise ValueError(f"split.group: '{group}' is the target column; name the column that identifies the entity of each row")
+        if group is not None and self.features is not None and group in self.features:
+            raise ValueError(f"split.group: '{group}' is also listed in data.features; an entity id cannot describe a new entity")
+        return self
 
 
 class AugmentSpec(Section):
@@ -129,7 +165,7 @@ class PrepareSpec(Section):
     scaler: Literal["standard", "minmax", "robust", "quantile", "power", "none"] = "standard"
     encoder: Literal["onehot", "ordinal"] = "onehot"
     min_frequency: int = Field(
-        1, ge=1, description="onehot: categories with fewer training rows are grouped with unseen ones (all zeros)."
+        1, ge=1, description="Categories with fewer training rows are grouped with unseen ones (all zeros for onehot, -1 for ordinal)."
     )
     drop_duplicates: bool = Field(False, description="Drop exact duplicate rows (else they are kept on one side of the split).")
     drop_constant: bool = Field(True, description="Drop constant columns (reported).")
@@ -377,6 +413,87 @@ class ExportSpec(Section):
 
     opset: int = Field(18, ge=18, le=21)
     parity_tolerance: float = Field(1e-5, gt=0.0)
+    input_range_margin: float | None = Field(
+        10.0,
+        gt=0.0,
+        description="The bundle accepts numeric values within the training range widened by this many range widths on each side "
+        "(a record outside gets a per-record error); null accepts any float32 value.",
+    )
+
+
+class PruneSpec(Section):
+    """Structured pruning of the trained network (whole hidden units, by group L2 norm), then fine-tuning."""
+
+    amount: float = Field(0.5, gt=0.0, lt=1.0, description="Fraction of the hidden units of every pruned layer that is removed.")
+    fine_tune_epochs: int = Field(3, ge=0, description="Epochs of fine-tuning after pruning (the train section's optimizer, batch size and early stopping).")
+    learning_rate: float | None = Field(
+        None,
+        gt=0.0,
+        description="Fine-tuning learning rate; default a tenth of train.learning_rate (a pruned network starts close to a good solution).",
+    )
+
+
+class DistillSpec(Section):
+    """Knowledge distillation into small MLP students (Hinton, Vinyals & Dean 2015)."""
+
+    students: list[list[int]] = Field(
+        default_factory=lambda: [[128]],
+        min_length=1,
+        description="Hidden sizes of each student MLP; a student needs fewer parameters than the trained network.",
+    )
+    temperature: float = Field(4.0, gt=0.0, description="Softmax temperature T of the soft targets (the soft term is scaled by T²).")
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="Weight of the soft-target term; 1 - alpha weighs the true labels (0: no distillation).")
+    epochs: int = Field(100, ge=1, description="Most training epochs of each student (the train section's early stopping ends it sooner).")
+
+    @model_validator(mode="after")
+    def _positive_sizes(self) -> "DistillSpec":
+        bad = [h for sizes in self.students for h in sizes if h < 1]
+        if bad:
+            raise ValueError(f"student hidden sizes must be >= 1, got {bad}")
+        return self
+
+
+class BudgetSpec(Section):
+    """How much metric the deployed variant may lose, and what it is chosen for."""
+
+    metric: str | None = Field(None, description="A test metric of the task (e.g. f1, accuracy, rmse); default: the task's primary metric.")
+    max_drop: float = Field(
+        0.01, ge=0.0, description="Largest allowed loss of the metric against ONNX fp32 on the validation split (an increase for rmse, mae, log_loss)."
+    )
+    objective: Literal["latency", "size"] = Field(
+        "latency", description="Among variants within the budget: the lowest batch-1 latency, or the smallest file."
+    )
+
+
+class ToleranceSpec(Section):
+    """Declared parity tolerance of each precision: largest |output - reference output| on any test row."""
+
+    fp16: float = Field(1e-3, gt=0.0, description="float16 graphs against the float32 graph of the same network.")
+    int8: float = Field(0.1, gt=0.0, description="int8 graphs against the float32 graph of the same network.")
+
+
+class LatencySpec(Section):
+    """How latency and throughput are measured (one thread, batch 1, many calls after warm-up)."""
+
+    repeats: int = Field(2000, ge=10, description="Timed batch-1 calls of each variant's onnxruntime session.")
+    warmup: int = Field(200, ge=0, description="Untimed calls before timing.")
+    request_repeats: int = Field(100, ge=0, description="Timed batch-1 calls through shipyard.load(bundle), the server's request path; 0 skips it.")
+    throughput_batch: int = Field(1024, ge=2, description="Rows per call when measuring throughput (rows/s).")
+
+
+class CompressSpec(Section):
+    """Compressed variants of the network, measured against ONNX fp32; the best one within the budget is deployed."""
+
+    formats: list[Literal["int8_dynamic", "int8_static", "fp16"]] = Field(
+        default_factory=lambda: ["int8_dynamic", "int8_static", "fp16"],
+        description="Lower-precision graphs made of every network (trained, pruned, students); fp32 graphs are always made.",
+    )
+    prune: PruneSpec | None = Field(default_factory=PruneSpec, description="Structured pruning; null turns it off.")
+    distill: DistillSpec | None = Field(default_factory=DistillSpec, description="Distillation into students; null turns it off.")
+    calibration_rows: int = Field(200, ge=1, description="Training rows that calibrate static int8 activation ranges.")
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    tolerance: ToleranceSpec = Field(default_factory=ToleranceSpec)
+    latency: LatencySpec = Field(default_factory=LatencySpec)
 
 
 class Recipe(Section):
@@ -394,6 +511,7 @@ class Recipe(Section):
     explain: ExplainSpec = Field(default_factory=ExplainSpec)
     attack: AttackSpec = Field(default_factory=AttackSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
+    compress: CompressSpec | None = Field(None, description="Compressed variants and the budget that picks the deployed one; absent: no compression.")
 
     # Directory the recipe was read from; relative data paths resolve against it.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True, repr=False)
@@ -520,6 +638,11 @@ def _describe(err: dict[str, Any]) -> str:
         return f"{key}: must match {ctx.get('pattern')}{what}, got {value!r}"
     if kind == "value_error":
         return f"{key}: {err['msg'].removeprefix('Value error, ')}"
+    if kind == "string_type" and isinstance(value, bool):
+        return (
+            f"{key}: got the YAML boolean {str(value).lower()}, not text (YAML reads unquoted yes/no/on/off/true/false as booleans); "
+            f"quote it, e.g. {loc[-1]}: \"Yes\""
+        )
     return f"{key}: {err['msg'][0].lower()}{err['msg'][1:]}, got {value!r}"
 
 
@@ -535,7 +658,9 @@ def _section_at(loc: list[str]) -> type[BaseModel] | None:
             model = MODEL_TYPES["mlp"]  # refined by the tag that follows in the location
             continue
         annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        # An optional section (``compress: CompressSpec | None``) names its section class among the union's members.
+        members = [a for a in (*typing.get_args(annotation), annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not members:
             return None
-        model = annotation
+        model = members[0]
     return model

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import json
+
 import pandas as pd
 
 from shipyard.data.loading import load_table
@@ -77,3 +79,91 @@ def test_plain_csv_reads_like_pandas(tmp_path):
     frame = read_csv(path)
     pd.testing.assert_frame_equal(frame, pd.read_csv(path), check_dtype=False)
     assert list(frame.columns) == COLUMNS + ["diagnosis"]
+
+
+# --- Issue 8: codes, booleans, "NA" that is a category, numbers among text, other formats ---------------------------
+
+
+def test_zero_padded_codes_stay_text_and_say_why(tmp_path):
+    """Item 5: zip 02134, 02139, 00501, 07030, 10001, 94105 is a column of codes; site 001, 002, 1 holds three codes."""
+    path = tmp_path / "codes.csv"
+    path.write_text("zip,site,amount\n02134,001,1.5\n02139,002,2\n00501,1,3\n07030,001,4\n10001,002,5\n94105,1,6\n", encoding="utf-8")
+    frame = read_csv(path)
+    assert frame["zip"].tolist() == ["02134", "02139", "00501", "07030", "10001", "94105"]
+    assert frame["site"].nunique() == 3 and frame["amount"].dtype == "float64"
+    report = frame.attrs["reading"]
+    assert [c["column"] for c in report["codes"]] == ["zip", "site"]
+    assert report["codes"][0]["examples"][0] == "02134" and report["codes"][0]["rows"][0] == 1
+    # '001' and '1' are the same number written two ways: three categories, and a warning that says so.
+    assert report["number_spellings"][0] == {"column": "site", "number": 1.0, "values": ["001", "1"], "rows": [1, 3]}
+    # The recipe can say otherwise.
+    assert read_csv(path, kinds={"zip": "numeric"})["zip"].tolist() == [2134, 2139, 501, 7030, 10001, 94105]
+
+
+def test_a_single_zero_padded_value_does_not_turn_a_numeric_column_into_codes(tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_text("x\n" + "\n".join(["007"] + [str(i) for i in range(10, 300)]) + "\n", encoding="utf-8")
+    frame = read_csv(path)
+    assert frame["x"].dtype == "int64" and frame["x"].iloc[0] == 7
+
+
+def test_na_beside_two_letter_codes_is_namibia_but_missing_beside_words(tmp_path):
+    """Item 8: 'NA' among NC, NE is a category (kept and reported); 'NA' in a yes/no column stays missing."""
+    countries = ["NA", "NC", "NE"] * 20
+    answers = ["yes", "no", "NA"] * 20
+    path = tmp_path / "c.csv"
+    pd.DataFrame({"country": countries, "answer": answers}).to_csv(path, index=False)
+    frame = read_csv(path)
+    assert (frame["country"] == "NA").sum() == 20 and frame["country"].isna().sum() == 0
+    assert frame["answer"].isna().sum() == 20
+    kept = frame.attrs["reading"]["kept_markers"]
+    assert len(kept) == 1 and kept[0]["column"] == "country" and kept[0]["value"] == "NA" and kept[0]["count"] == 20
+    assert kept[0]["rows"] == [1, 4, 7] and set(kept[0]["examples"]) == {"NC", "NE"}
+    # Batch prediction reads a file with the training schema's kept markers, even a file too small to tell.
+    small = tmp_path / "small.csv"
+    small.write_text("country\nNA\nNC\n", encoding="utf-8")
+    assert read_csv(small)["country"].isna().sum() == 1
+    assert read_csv(small, kinds={"country": "categorical"}, keep={"country": {"NA"}})["country"].tolist() == ["NA", "NC"]
+
+
+def test_numbers_among_text_are_reported_with_values_and_rows(tmp_path):
+    """Item 6 (CSV): a text column holding some numbers is named, with examples and 1-based rows."""
+    path = tmp_path / "m.csv"
+    path.write_text("code,y\n1001,a\n1002,b\nguitar,a\n,b\ndrum,a\n1001.0,b\n", encoding="utf-8")
+    report = read_csv(path).attrs["reading"]
+    mixed = report["mixed_types"][0]
+    assert mixed["column"] == "code" and mixed["read_as"] == "text" and mixed["count"] == 3
+    assert mixed["examples"] == ["1001", "1002", "guitar", "drum"] and mixed["rows"] == [1, 2, 3, 5]
+    assert report["number_spellings"] == [{"column": "code", "number": 1001.0, "values": ["1001", "1001.0"], "rows": [1, 6]}]
+
+
+def test_json_lines_read_codes_booleans_and_mixed_columns_like_csv(tmp_path):
+    """Items 5, 6, 7 for JSON Lines: "02134" stays a code, true/false/null are booleans, code 1001 / "guitar" is reported."""
+    from shipyard.data.loading import load_table
+
+    lines = [
+        {"zip": "02134", "flag": True, "code": 1001, "country": "NA"},
+        {"zip": "00501", "flag": None, "code": "guitar", "country": "NC"},
+        {"zip": "10001", "flag": False, "code": None, "country": "NA"},
+        {"zip": "94105", "flag": True, "code": "1001.0", "country": "NE"},
+        {"zip": "07030", "flag": False, "code": "drum", "country": None},
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    frame = load_table(str(path))
+    assert frame["zip"].tolist() == ["02134", "00501", "10001", "94105", "07030"]
+    assert str(frame["flag"].dtype) == "boolean" and frame["flag"].isna().sum() == 1
+    assert frame["country"].tolist()[:3] == ["NA", "NC", "NA"] and frame["country"].isna().sum() == 1
+    report = frame.attrs["reading"]
+    assert report["mixed_types"][0]["column"] == "code" and report["mixed_types"][0]["rows"] == [1, 4, 2, 5]
+    assert report["number_spellings"][0]["values"] == [1001, "1001.0"]
+
+
+def test_tsv_files_are_read(tmp_path):
+    """Item 12: .tsv is a CSV with tabs."""
+    from shipyard.data.loading import load_table
+
+    path = tmp_path / "d.tsv"
+    path.write_text("a\tb\n1\tx\n2\ty\n", encoding="utf-8")
+    frame = load_table(str(path))
+    assert frame["a"].tolist() == [1, 2] and frame.attrs["reading"]["delimiter"] == "\t"

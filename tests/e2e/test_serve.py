@@ -2,47 +2,18 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
+from serving_helpers import served
 from sklearn.datasets import load_breast_cancer
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(breast_cancer_run):
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli", "serve", str(breast_cancer_run.path.parent / "latest"), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.stdout.read()}")
-        time.sleep(0.2)
-    with httpx.Client(base_url=base, timeout=10) as client:
+    with served(breast_cancer_run.path.parent / "latest") as (client, _):
         yield client
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -69,26 +40,35 @@ def test_predict_matches_python_api(server, records, breast_cancer_run):
 
 
 def test_values_far_outside_the_training_range_are_marked_not_refused(server, records, breast_cancer_run):
-    """The response names, per record, each numeric value far beyond the training split's range, with the range."""
+    """Beyond the training range but inside the accepted range: predicted and marked per feature with the range.
+    Beyond the accepted range (export.input_range_margin): not predicted, listed in errors, not marked."""
     import json
 
     import numpy as np
     from sklearn.datasets import load_breast_cancer
+
+    from shipyard.schema import Column, accepted_range
 
     manifest = json.loads((breast_cancer_run.bundle / "manifest.json").read_text())
     radius = next(c for c in manifest["inputs"] if c["name"] == "mean radius")
     with np.load(breast_cancer_run.path / "preparation" / "split.npz") as split:
         train = load_breast_cancer(as_frame=True).data.iloc[split["train"]]
     assert (radius["min"], radius["max"]) == (float(train["mean radius"].min()), float(train["mean radius"].max()))
-    odd = dict(records[0], **{"mean radius": 250.0, "worst area": -1000.0})
-    response = server.post("/v1/predict", json={"records": [records[1], odd, records[2]]})
+    low, high = accepted_range(Column.from_dict(radius), manifest["input_range"]["margin"])
+    far, beyond = 100.1, high + 1.0  # far outside the training range yet accepted; outside the accepted range
+    assert radius["max"] * 1.5 < far < high
+    odd = dict(records[0], **{"mean radius": far, "worst area": -1000.0})
+    refused = dict(records[3], **{"mean radius": beyond, "worst area": -1000.0})
+    response = server.post("/v1/predict", json={"records": [records[1], odd, records[2], refused]})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert len(body["labels"]) == 3  # predicted all the same
-    assert body["out_of_distribution"][0] == [] and body["out_of_distribution"][2] == []
-    marked = {m["column"]: m for m in body["out_of_distribution"][1]}
+    assert all(label is not None for label in body["labels"][:3])  # the first three predicted
+    assert body["labels"][3] is None and [e["record"] for e in body["errors"]] == [3] and "mean radius" in body["errors"][0]["detail"]
+    ood = body["out_of_distribution"]
+    assert len(ood) == 4 and ood[0] == [] and ood[2] == [] and ood[3] == []
+    marked = {m["column"]: m for m in ood[1]}
     assert set(marked) == {"mean radius", "worst area"}
-    assert marked["mean radius"] == {"column": "mean radius", "value": 250.0, "min": radius["min"], "max": radius["max"]}
+    assert marked["mean radius"] == {"column": "mean radius", "value": far, "min": radius["min"], "max": radius["max"]}
     schema = server.get("/openapi.json").json()["components"]["schemas"]
     assert "out_of_distribution" in schema["PredictResponse"]["properties"] and "OutOfRange" in schema
 
@@ -191,7 +171,7 @@ def test_the_model_lives_in_app_state_and_one_assignment_replaces_it(breast_canc
     from shipyard.serving.app import create_app
 
     app = create_app(breast_cancer_run.bundle)
-    record = dict(zip([c.name for c in app.state.model.schema], [14.0] * 30))
+    record = load_breast_cancer(as_frame=True).data.iloc[0].to_dict()  # a real record, inside the accepted range
     with TestClient(app) as client:
         before = client.post("/v1/predict", json={"records": [record]}).json()
         replacement = Predictor(breast_cancer_run.bundle)

@@ -87,6 +87,45 @@ def check_neighbours(name: str, y: np.ndarray, labels: list[Any], k_neighbors: i
             )
 
 
+def check_sampler(name: str, y: np.ndarray, labels: list[Any], k_neighbors: int, schema: list[Any], missing_indicator: bool = False) -> None:
+    """Refuse, before any run directory exists, a sampler that cannot run on the training rows.
+
+    Checks :func:`check_neighbours`, and that SMOTE-NC has both categorical
+    and numeric inputs (imbalanced-learn's ``SMOTENC`` refuses data that is
+    all categorical, and has nothing to do without categorical columns).
+
+    Parameters
+    ----------
+    name : str
+        ``imbalance.sampler``.
+    y : ndarray of shape (n_train,)
+        Class indices of the training rows.
+    labels : list
+    k_neighbors : int
+    schema : list of Column
+        The input columns (their kinds).
+    missing_indicator : bool
+        ``prepare.missing_indicator``: 0/1 indicator columns count as categorical for SMOTE-NC.
+
+    Raises
+    ------
+    DataError
+        Naming the recipe key, the class or the columns.
+    """
+    check_neighbours(name, y, labels, k_neighbors)
+    if name != "smotenc":
+        return
+    numeric = [c.name for c in schema if c.kind == "numeric"]
+    text = [c.name for c in schema if c.kind != "numeric"]
+    if not text and not (missing_indicator and numeric):
+        raise DataError("imbalance.sampler 'smotenc': the data has no categorical columns", "use imbalance.sampler: smote")
+    if not numeric:
+        raise DataError(
+            f"imbalance.sampler 'smotenc': every input column is categorical ({', '.join(repr(c) for c in text[:5])}); SMOTE-NC needs numeric columns too",
+            "use imbalance.sampler: random_over",
+        )
+
+
 def categorical_blocks(preprocessor: Any) -> list[tuple[int, int]]:
     """Column ranges ``(start, stop)`` of each categorical input (and missing indicator) in the encoded output.
 

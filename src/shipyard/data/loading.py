@@ -9,35 +9,49 @@ bundled files, so nothing is downloaded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from shipyard.data.reading import read_csv
+from shipyard.data.reading import read_csv, type_columns
 from shipyard.errors import DataError
 
 BUILTIN = ("breast_cancer", "wine", "iris", "digits", "diabetes")
-SUFFIXES = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines", ".ndjson": "JSON Lines"}
+SUFFIXES = {".csv": "CSV", ".tsv": "CSV", ".tab": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".jsonl": "JSON Lines", ".ndjson": "JSON Lines"}
 
 
-def load_table(source: str, base_dir: str | Path | None = None, role: str = "data.source") -> pd.DataFrame:
+def load_table(
+    source: str,
+    base_dir: str | Path | None = None,
+    role: str = "data.source",
+    kinds: dict[str, str] | None = None,
+    keep: dict[str, set[str]] | None = None,
+) -> pd.DataFrame:
     """Load a table named in a recipe.
 
     Parameters
     ----------
     source : str
         ``sklearn:NAME`` for a bundled scikit-learn dataset (``breast_cancer``,
-        ``wine``, ``iris``, ``digits``; ``diabetes`` for regression), or a path to a ``.csv``, ``.parquet``
-        or ``.jsonl`` file.
+        ``wine``, ``iris``, ``digits``; ``diabetes`` for regression), or a path to a ``.csv`` (or
+        tab-separated ``.tsv``), ``.parquet`` or ``.jsonl`` file.
     base_dir : str or Path, optional
         Directory that a relative path is resolved against (the recipe's).
     role : str
         What names the file, for the hint when it is missing (a recipe key or a command argument).
+    kinds : dict of str to str, optional
+        Columns read as a given kind (``numeric``, ``categorical``, ``boolean``)
+        instead of inferred: the recipe's ``data.types``, or a bundle's schema
+        when predicting, so a file reads as the training file did.
+    keep : dict of str to set of str, optional
+        Missing-marker spellings that are values of a column (a bundle's ``marker_values``).
 
     Returns
     -------
     DataFrame of shape (n_rows, n_columns)
         For built-in datasets the label column is ``target``, holding the
-        class names where scikit-learn provides them.
+        class names where scikit-learn provides them. ``attrs["reading"]``
+        holds the reading report (:func:`shipyard.data.reading.read_csv`).
 
     Raises
     ------
@@ -60,11 +74,12 @@ def load_table(source: str, base_dir: str | Path | None = None, role: str = "dat
         )
     try:
         if kind == "CSV":
-            frame = read_csv(path)
+            frame = read_csv(path, kinds, keep)
         elif kind == "Parquet":
-            frame = pd.read_parquet(path)
+            frame = type_columns(pd.read_parquet(path), kinds, keep)
         else:
-            frame = pd.read_json(path, lines=True)
+            # dtype=False: pandas would otherwise turn "02134" into 2134 and true/false into 1.0/0.0.
+            frame = type_columns(pd.read_json(path, lines=True, dtype=False), kinds, keep)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty", "a CSV needs a header row and at least one data row") from None
     except UnicodeDecodeError as exc:
@@ -94,3 +109,34 @@ def _load_builtin(name: str) -> pd.DataFrame:
     if names is not None and name != "digits":
         frame["target"] = pd.Categorical.from_codes(frame["target"], [str(n) for n in names]).astype(str)
     return frame
+
+
+def load_records(source: str | Path, schema: list[Any], role: str = "the DATA argument") -> pd.DataFrame:
+    """Load a file of records to predict or explain with a bundle, reading each input column as training did.
+
+    Every input column is read as the kind it had in training (a code
+    column stays text even where no value has a leading zero; a numeric
+    column parses numbers), and a missing marker that training kept as a
+    category of a column (``NA`` = Namibia) stays that category; other
+    columns are read as :func:`load_table` reads them.
+
+    Parameters
+    ----------
+    source : str or Path
+        A ``.csv`` / ``.tsv``, ``.parquet`` or ``.jsonl`` file.
+    schema : list of Column
+        The bundle's input schema.
+    role : str
+        What names the file, for messages.
+
+    Returns
+    -------
+    DataFrame
+        As :func:`load_table`, for :func:`shipyard.schema.coerce`.
+    """
+    return load_table(
+        str(source),
+        role=role,
+        kinds={c.name: c.kind for c in schema},
+        keep={c.name: set(c.marker_values) for c in schema if c.marker_values},
+    )

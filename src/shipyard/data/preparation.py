@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,13 @@ from sklearn.pipeline import Pipeline
 
 from shipyard.data.augment import augment
 from shipyard.data.checks import select_columns
-from shipyard.data.imbalance import categorical_blocks, check_neighbours, resample
+from shipyard.data.imbalance import categorical_blocks, check_sampler, resample
 from shipyard.data.loading import load_table
 from shipyard.data.prepared import PARTS, Prepared
-from shipyard.data.preprocess import build_preprocessor, output_sources, record_categories, record_ranges
-from shipyard.data.profile import check_findings, columns_to_drop, duplicate_key_columns, profile_table, row_hash
+from shipyard.data.preprocess import build_preprocessor, output_sources, record_categories
+from shipyard.data.profile import check_findings, columns_to_drop, duplicate_key_columns, profile_table
 from shipyard.data.reduce import build_reducer, fit_reducer
-from shipyard.data.split import Split, stratified_split
+from shipyard.data.split import Split, choose_duplicates, row_hash, split_groups, stratified_split
 from shipyard.data.transformers import check_convertible
 from shipyard.errors import DataError
 from shipyard.export.bundle import sha256_file
@@ -57,7 +58,7 @@ TRUSTED_TYPES = [
 """Types beyond scikit-learn's own that a saved preprocessor may hold (skops refuses any other)."""
 
 
-def data_fingerprint(frame: pd.DataFrame, source: str, base_dir: str | Path | None) -> str:
+def data_fingerprint(frame: pd.DataFrame, source: str, base_dir: str | Path | None, others: list[str] | None = None, first: str | None = None) -> str:
     """sha256 of the data file's bytes, or of a built-in table's content (``sklearn:NAME``).
 
     Parameters
@@ -68,9 +69,22 @@ def data_fingerprint(frame: pd.DataFrame, source: str, base_dir: str | Path | No
         The recipe's ``data.source``.
     base_dir : str or Path, optional
         The recipe's folder (relative paths).
+    others : list of str, optional
+        The given ``data.validation`` / ``data.test`` files: the fingerprint
+        then covers every file (sha256 of the files' digests, in order).
+    first : str, optional
+        The source's own fingerprint, when already computed.
     """
-    if source.startswith("sklearn:"):
-        return hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest()
+    if first is None and source.startswith("sklearn:"):
+        first = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest()
+    elif first is None:
+        first = _file_sha256(source, base_dir)
+    if not others:
+        return first
+    return hashlib.sha256("|".join([first] + [_file_sha256(o, base_dir) for o in others]).encode()).hexdigest()
+
+
+def _file_sha256(source: str, base_dir: str | Path | None) -> str:
     path = Path(source)
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
@@ -81,14 +95,118 @@ def data_fingerprint(frame: pd.DataFrame, source: str, base_dir: str | Path | No
     return digest.hexdigest()
 
 
+@dataclass
+class Loaded:
+    """The rows of every data file of a recipe, one frame (source rows first), and where each came from.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        ``data.source`` rows, then ``data.validation`` rows, then ``data.test`` rows.
+    files : list of (str, int)
+        Each file's role and row count, in frame order.
+    given : dict of str to ndarray
+        Positions of the parts read from their own files.
+    readings : dict of str to dict
+        Reading report of each file other than the source (the source's is ``frame.attrs["reading"]``).
+    sha256 : str
+        :func:`data_fingerprint` of all the files.
+    """
+
+    frame: pd.DataFrame
+    files: list[tuple[str, int]]
+    given: dict[str, np.ndarray]
+    readings: dict[str, dict[str, Any]]
+    sha256: str
+
+
+def read_data(recipe: Recipe) -> Loaded:
+    """Read ``data.source`` and any ``data.validation`` / ``data.test`` file the same way, and check that they agree.
+
+    A given file is read with the kinds ``data.source`` was read as (so a
+    code column stays text and a numeric column numeric), must hold the
+    target and every feature column, and must not turn a numeric column into
+    text. ``prepare.drop_duplicates`` drops exact copies within ``data.source``.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the column for a missing column or a numeric
+        column that holds text there.
+    """
+    spec = recipe.data
+    frame = load_table(spec.source, recipe.base_dir, kinds=spec.types or None)
+    source_sha256 = data_fingerprint(frame, spec.source, recipe.base_dir)
+    reading = frame.attrs.get("reading")
+    if recipe.prepare.drop_duplicates:
+        features = select_columns(frame, spec.target, spec.features, spec.source)
+        keys = duplicate_key_columns(frame, [f for f in features if f != spec.split.group], spec.types)
+        keep = ~frame.duplicated(subset=keys + [spec.target])
+        frame = frame.loc[keep].reset_index(drop=True)
+        frame.attrs["dropped_duplicates"] = int((~keep).sum())
+        if reading is not None:
+            frame.attrs["reading"] = reading
+    frames, files, readings, given = [frame], [("data.source", len(frame))], {}, {}
+    kinds = {c: _kind_read(frame[c]) for c in frame.columns} | dict(spec.types)
+    others = []
+    for role in ("validation", "test"):
+        path = getattr(spec, role)
+        if path is None:
+            continue
+        key = f"data.{role}"
+        other = load_table(path, recipe.base_dir, role=key, kinds=kinds)
+        _check_same_columns(frame, other, spec, key, path)
+        readings[key] = dict(other.attrs.get("reading") or {})
+        readings[key]["extra_columns"] = [c for c in other.columns if c not in frame.columns]
+        start = sum(k for _, k in files)
+        given[role] = np.arange(start, start + len(other))
+        frames.append(other.reindex(columns=frame.columns))  # columns the recipe does not use may be absent
+        files.append((key, len(other)))
+        others.append(path)
+    sha256 = data_fingerprint(frame, spec.source, recipe.base_dir, others, first=source_sha256)
+    if len(frames) > 1:
+        combined = pd.concat(frames, ignore_index=True)
+        combined.attrs = dict(frame.attrs)
+        frame = combined
+    return Loaded(frame, files, given, readings, sha256)
+
+
+def _kind_read(values: pd.Series) -> str:
+    """The kind a column of the source was read as (what a given file must be read as too)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return "boolean"
+    return "numeric" if pd.api.types.is_numeric_dtype(values.dtype) else "categorical"
+
+
+def _check_same_columns(source: pd.DataFrame, other: pd.DataFrame, spec: Any, key: str, path: str) -> None:
+    """Name every way a given file's columns differ from data.source's that would make its rows unusable."""
+    needed = [spec.target] + [c for c in (spec.features or source.columns) if c != spec.target]
+    absent = [c for c in needed if c in source.columns and c not in other.columns]
+    if absent:
+        raise DataError(
+            f"{key} {path}: column(s) {', '.join(repr(c) for c in absent)} of data.source are missing",
+            f"its columns are: {', '.join(map(str, other.columns))}; the file must hold the same columns as data.source",
+        )
+    for item in (other.attrs.get("reading") or {}).get("mixed_types", []):
+        column = item["column"]
+        if column in needed and item.get("read_as") == "not numeric":
+            raise DataError(
+                f"{key} {path}: column '{column}' is numeric in data.source but holds text here, e.g. "
+                + ", ".join(f"{v!r} (row {r})" for v, r in zip(item["examples"], item["rows"])),
+                "the file must use the same kind of values as data.source",
+            )
+
+
 def load_and_split(recipe: Recipe) -> Prepared:
     """Load the data, check it can serve the task, encode the target, split rows and profile them.
 
-    Rows with identical feature values (identifier-like columns aside) are
-    kept on the same side of the split; ``prepare.drop_duplicates`` drops
-    exact duplicates first. Constant and identifier-like columns are dropped
-    as configured, and findings whose severity is in ``prepare.fail_on``
-    stop the run.
+    The split imitates how the model meets new data: rows of one entity
+    (``data.split.group``) and, unless ``data.split.duplicates`` allows them
+    apart, rows with identical feature values (identifier-like columns aside)
+    are kept on the same side; given ``data.validation`` / ``data.test`` files
+    are those parts. ``prepare.drop_duplicates`` drops exact duplicates first.
+    Constant and identifier-like columns are dropped as configured, and
+    findings whose severity is in ``prepare.fail_on`` stop the run.
 
     Raises
     ------
@@ -97,28 +215,57 @@ def load_and_split(recipe: Recipe) -> Prepared:
     DataError
         For missing files, absent columns, a target the task cannot use,
         empty features, classes too small to stratify, a value the model
-        cannot take, or a finding listed in ``prepare.fail_on``.
+        cannot take, a sampler that cannot run on the training rows, or a
+        finding listed in ``prepare.fail_on``.
     """
     from shipyard.recipe import check_task_options
 
     task = get_task(recipe.task)
     check_task_options(recipe)
     spec = recipe.data
-    frame = load_table(spec.source, recipe.base_dir)
-    sha256 = data_fingerprint(frame, spec.source, recipe.base_dir)
+    loaded = read_data(recipe)
+    frame = loaded.frame
+    for role, rows in loaded.given.items():  # a given file's target and features are checked like the source's
+        select_columns(frame.iloc[rows].reset_index(drop=True), spec.target, spec.features, f"data.{role} {getattr(spec, role)}")
     features = select_columns(frame, spec.target, spec.features, spec.source, lambda values: task.read_target(values, recipe))
-    keys = duplicate_key_columns(frame, features)
-    reading = frame.attrs.get("reading")  # the CSV reading report (mixed-type columns, format)
-    dropped_duplicates = 0
-    if recipe.prepare.drop_duplicates:
-        keep = ~frame.duplicated(subset=keys + [spec.target])
-        dropped_duplicates = int((~keep).sum())
-        frame = frame.loc[keep].reset_index(drop=True)
+    if task.has_classes and loaded.given:
+        n_source = loaded.files[0][1]
+        known = set(frame[spec.target].iloc[:n_source].astype(str))
+        for role, rows in loaded.given.items():
+            new = sorted(set(frame[spec.target].iloc[rows].astype(str)) - known)
+            if new:
+                raise DataError(
+                    f"data.{role} {getattr(spec, role)}: target column '{spec.target}' holds label(s) {', '.join(map(repr, new[:5]))} that data.source does not have",
+                    f"data.source's labels are {', '.join(map(repr, sorted(known)[:10]))}; spell them the same way in every file",
+                )
+    group = spec.split.group
+    if group is not None:
+        if group not in frame.columns:
+            raise DataError(f"data.split.group: column '{group}' not found", f"columns are: {', '.join(map(str, frame.columns))}")
+        if frame[group].isna().any():
+            raise DataError(
+                f"data.split.group: column '{group}' has {int(frame[group].isna().sum())} missing value(s)",
+                "every row needs its entity; fill them or drop those rows",
+            )
+        features = [f for f in features if f != group]
+    keys = duplicate_key_columns(frame, features, spec.types)
+    reading = frame.attrs.get("reading")  # the source's reading report (mixed-type columns, codes, format)
+    dropped_duplicates = int(frame.attrs.get("dropped_duplicates", 0))
     target = task.read_target(frame[spec.target].reset_index(drop=True), recipe)
-    groups = row_hash(frame, keys)
+    n_source = loaded.files[0][1]
+    duplicates = choose_duplicates(frame.iloc[:n_source], keys, spec.split.duplicates, recipe.seed)
+    hashes = row_hash(frame, keys)
+    copies = hashes if duplicates["policy"] == "group" and duplicates["repeated_rows"] else None  # unique rows need no grouping
+    groups = split_groups(frame[group].astype(str).to_numpy(dtype=object) if group else None, copies)
     split = stratified_split(
-        pd.Series(task.strata(target.y)), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups
+        pd.Series(task.strata(target.y)), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups, given=loaded.given
     )
+    split_info = {
+        "duplicates": duplicates,
+        "group": group,
+        "given": {role: getattr(spec, role) for role in loaded.given},
+        "stratified_by": "class" if task.has_classes else "quantile bins of the target",
+    }
     profile = profile_table(
         frame,
         features,
@@ -132,8 +279,15 @@ def load_and_split(recipe: Recipe) -> Prepared:
         key_columns=keys,
         task=task,
         labels=target.labels,
+        split_info=split_info,
+        files=loaded.files,
+        readings=loaded.readings,
+        numeric_imputer=recipe.prepare.numeric_imputer,
+        types=spec.types,
     )
     dropped = columns_to_drop(profile, recipe.prepare.drop_constant, recipe.prepare.drop_identifiers)
+    if group is not None and spec.features is None:
+        dropped[group] = "split group (data.split.group)"
     profile["dropped_columns"] = dropped
     check_findings(profile, recipe.prepare.fail_on, spec.source)
     features = [f for f in features if f not in dropped]
@@ -142,19 +296,19 @@ def load_and_split(recipe: Recipe) -> Prepared:
             f"{spec.source}: every feature column was dropped ({', '.join(f'{c}: {r}' for c, r in dropped.items())})",
             "set prepare.drop_constant or prepare.drop_identifiers to false, or add columns",
         )
-    schema = infer_schema(frame, features)
+    schema = infer_schema(frame, features, spec.types)
     # Refuse, before any run directory exists, a step the bundle could not apply.
     check_convertible(build_preprocessor(schema, recipe.prepare, seed=recipe.seed))
     reducer = build_reducer(recipe.prepare.reduce, 2, recipe.seed)
     if reducer is not None:
         check_convertible(reducer)
     if task.has_classes:
-        check_neighbours(recipe.imbalance.sampler, target.y[split.train], target.labels, recipe.imbalance.k_neighbors)
+        check_sampler(recipe.imbalance.sampler, target.y[split.train], target.labels, recipe.imbalance.k_neighbors, schema, recipe.prepare.missing_indicator)
     # Coerce now, so a value the model cannot take (e.g. beyond float32) stops the run before it starts.
     model_input = coerce(frame, schema, spec.source)
     return Prepared(
         frame, features, schema, target.labels, target.positive_index, split, target.y,
-        task=task.name, profile=profile, model_input=model_input, data_sha256=sha256,
+        task=task.name, profile=profile, model_input=model_input, data_sha256=loaded.sha256, groups=groups, n_source=n_source,
     )
 
 
@@ -176,7 +330,6 @@ def fit_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
     train_input = model_input.iloc[prepared.split.train]
     y_train = prepared.y[prepared.split.train]
     record_categories(prepared.schema, train_input)
-    record_ranges(prepared.schema, prepared.frame.iloc[prepared.split.train])
     columns = build_preprocessor(prepared.schema, spec, train_input, seed)
     columns.fit(train_input, y_train)
     sources = output_sources(columns, prepared.schema)
@@ -358,12 +511,9 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     info = json.loads((folder / INFO).read_text(encoding="utf-8"))
     verify_files(folder, info)
     spec = recipe.data
-    frame = load_table(spec.source, recipe.base_dir)
-    sha256 = data_fingerprint(frame, spec.source, recipe.base_dir)
-    check_unchanged(run_path, spec.source, sha256)
-    if recipe.prepare.drop_duplicates:
-        keys = duplicate_key_columns(frame, select_columns(frame, spec.target, spec.features, spec.source))
-        frame = frame.loc[~frame.duplicated(subset=keys + [spec.target])].reset_index(drop=True)
+    loaded = read_data(recipe)
+    frame = loaded.frame
+    check_unchanged(run_path, spec.source, loaded.sha256)
     task = get_task(info["task"])
     target = task.read_target(frame[spec.target].reset_index(drop=True), recipe)
     with np.load(folder / SPLIT, allow_pickle=False) as parts:
@@ -372,7 +522,7 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     preprocessor = sio.load(folder / PREPROCESSOR, trusted=TRUSTED_TYPES)
     prepared = Prepared(
         frame, list(info["features"]), schema, target.labels, target.positive_index, split, target.y,
-        task=task.name, preprocessor=preprocessor, steps=dict(info.get("steps", {})), data_sha256=sha256,
+        task=task.name, preprocessor=preprocessor, steps=dict(info.get("steps", {})), data_sha256=loaded.sha256,
     )
     prepared.model_input = coerce(frame, schema, spec.source)
     apply_preprocessing(recipe, prepared)

@@ -51,6 +51,15 @@ class Prepared:
         What the preprocessing did (for the summary and the manifest).
     data_sha256 : str
         Fingerprint of the data source (the file's sha256, or of a built-in table's content).
+    groups : ndarray of shape (n_rows,) or None
+        Group id of each row (:func:`shipyard.data.split.split_groups`): rows of
+        one entity, and identical rows when they are kept together. Every
+        split of these rows (holdout, CV folds, their validation rows) keeps a
+        group whole; None when rows are split one by one.
+    n_source : int or None
+        Rows read from ``data.source`` (they come first; rows of given
+        ``data.validation`` / ``data.test`` files follow). Cross-validation
+        folds are drawn from these rows only. None: every row.
     """
 
     frame: pd.DataFrame
@@ -69,12 +78,15 @@ class Prepared:
     y_fit: np.ndarray | None = None
     steps: dict[str, Any] = field(default_factory=dict)
     data_sha256: str = ""
+    groups: np.ndarray | None = None
+    n_source: int | None = None
 
     def with_split(self, split: Split) -> "Prepared":
         """The same loaded data over another split, with nothing fitted yet (for CV folds and learning curves)."""
         return Prepared(
             self.frame, self.features, copy.deepcopy(self.schema), self.labels, self.positive_index, split, self.y,
-            task=self.task, model_input=self.model_input, profile=self.profile, data_sha256=self.data_sha256,
+            task=self.task, model_input=self.model_input, profile=self.profile, data_sha256=self.data_sha256, groups=self.groups,
+            n_source=self.n_source,
         )
 
     @property

@@ -7,7 +7,8 @@ Numeric columns: impute (mean, median, most frequent, constant, KNN or
 iterative), optionally winsorize (limits from the training split), scale
 (standard, min-max, robust, quantile, Yeo-Johnson power). Optional 0/1
 missing-indicator columns. Categorical columns: one-hot (unseen and
-infrequent categories encoded as all zeros) or ordinal codes (unseen: -1).
+infrequent categories encoded as all zeros) or ordinal codes (unseen and
+infrequent categories encoded as -1); ``prepare.min_frequency`` applies to both.
 """
 
 from __future__ import annotations
@@ -63,12 +64,13 @@ def _imputer(spec: PrepareSpec, seed: int) -> Any:
 
 
 def frequent_categories(schema: list[Column], train_input: pd.DataFrame, min_frequency: int) -> list[list[str]]:
-    """Per categorical column, the sorted categories with at least ``min_frequency`` training rows."""
+    """Per categorical (or boolean) column, the sorted categories with at least ``min_frequency`` training rows (at least the most frequent one)."""
     out = []
     for col in schema:
-        if col.kind == "categorical":
+        if col.is_text:
             counts = train_input[col.onnx_name].value_counts()
-            out.append(sorted(counts.index[counts >= min_frequency].tolist()))
+            kept = counts.index[counts >= min_frequency].tolist() or counts.index[:1].tolist()
+            out.append(sorted(kept))
     return out
 
 
@@ -83,7 +85,7 @@ def build_preprocessor(
     spec : PrepareSpec
     train_input : DataFrame of shape (n_train, n_columns), optional
         Coerced training rows: sets the quantile count and, with
-        ``spec.min_frequency > 1``, the categories kept by the one-hot encoder.
+        ``spec.min_frequency > 1``, the categories kept by the encoder (one-hot or ordinal).
     seed : int
         Seed of the iterative imputer.
 
@@ -94,7 +96,7 @@ def build_preprocessor(
         Output: dense ndarray of shape (n_rows, n_features).
     """
     numeric = [c.onnx_name for c in schema if c.kind == "numeric"]
-    categorical = [c.onnx_name for c in schema if c.kind == "categorical"]
+    categorical = [c.onnx_name for c in schema if c.is_text]  # categorical and boolean columns
     n_rows = None if train_input is None else len(train_input)
     parts = []
     if numeric:
@@ -107,12 +109,14 @@ def build_preprocessor(
         if spec.missing_indicator:
             parts.append(("missing", MissingIndicator(features="all"), numeric))
     if categorical:
+        # Categories rarer than min_frequency are left out of the encoder's list, so they are encoded as an
+        # unseen one: all zeros (one-hot) or -1 (ordinal).
+        categories: Any = "auto"
+        if spec.min_frequency > 1 and train_input is not None:
+            categories = frequent_categories(schema, train_input, spec.min_frequency)
         if spec.encoder == "ordinal":
-            encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+            encoder = OrdinalEncoder(categories=categories, handle_unknown="use_encoded_value", unknown_value=-1)
         else:
-            categories: Any = "auto"
-            if spec.min_frequency > 1 and train_input is not None:
-                categories = frequent_categories(schema, train_input, spec.min_frequency)
             encoder = OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False)
         parts.append(("categorical", encoder, categorical))
     return ColumnTransformer(parts, sparse_threshold=0.0, verbose_feature_names_out=False)
@@ -145,23 +149,19 @@ def output_sources(preprocessor: ColumnTransformer, schema: list[Column]) -> lis
 
 
 def record_categories(schema: list[Column], train_input: pd.DataFrame) -> None:
-    """Store the categories seen in the training split in each categorical column."""
-    for col in schema:
-        if col.kind == "categorical":
-            col.categories = sorted(set(train_input[col.onnx_name]))
+    """Store the categories seen in the training split in each categorical and boolean column, and the range of each numeric one.
 
-
-def record_ranges(schema: list[Column], train_frame: pd.DataFrame) -> None:
-    """Store each numeric column's smallest and largest training value (raw units) in the schema.
-
-    Parameters
-    ----------
-    schema : list of Column
-    train_frame : DataFrame
-        The training rows as loaded (raw column names).
+    A numeric column gets ``min`` and ``max``, the smallest and largest finite
+    training value (None when the column is entirely missing there): the
+    bundle accepts values within a margin of this range
+    (:func:`shipyard.schema.accepted_range`), and monitoring compares new
+    records with it.
     """
     for col in schema:
-        if col.kind == "numeric":
-            values = pd.to_numeric(train_frame[col.name], errors="coerce").to_numpy(dtype="float64")
-            present = values[~np.isnan(values)]
-            col.min, col.max = (float(present.min()), float(present.max())) if len(present) else (None, None)
+        if col.is_text:
+            col.categories = sorted(set(train_input[col.onnx_name]))
+        else:
+            values = train_input[col.onnx_name].to_numpy(dtype=np.float32)
+            values = values[np.isfinite(values)]
+            # The shortest decimal that reads back as the float32 value: 0.1634, not 0.16339999437332153.
+            col.min, col.max = (float(str(values.min())), float(str(values.max()))) if len(values) else (None, None)

@@ -5,10 +5,14 @@ parts:
 
 - ``columns``: per input column its inferred kind (numeric, categorical,
   boolean, datetime, text, identifier), missing fraction, cardinality, whether
-  it is constant or near-constant, robust-z outliers, and the ROC-AUC the
-  column reaches alone (training rows only).
+  it is constant or near-constant, robust-z outliers, the score the column
+  reaches alone (training rows only), and ``entity`` for columns that look
+  like entity ids.
 - ``dataset``: rows, duplicate rows, duplicates that straddle the split,
-  class counts and the imbalance ratio.
+  class counts and the imbalance ratio; ``split`` (how the rows were split
+  and why: the duplicates policy, the group column, given files) and
+  ``overlap`` (what validation and test share with training, and what the
+  test split holds that training does not); the missing-value rule.
 - ``findings``: one entry per problem, each with a ``severity`` (``error``,
   ``warning`` or ``info``), a ``code``, the ``column`` it concerns and a hint.
   ``prepare.fail_on`` chooses which severities stop the run.
@@ -27,13 +31,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.data.split import row_hash
 from shipyard.errors import DataError
+from shipyard.schema import MISSING_RULE, column_kind, missing_numeric_rule
 
 SEVERITIES = ("error", "warning", "info")
 EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
 PHONE = re.compile(r"^\+?[\d\s().-]{7,20}$")
-ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|guid|key)$|^(id|uuid|guid)[_\s-]", re.IGNORECASE)
-BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f", "0", "1"}
+ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key|nr|no|num|number|code)$|^(id|uuid|guid|nr)([_\s.-]|$)", re.IGNORECASE)
+CAMEL_ID_NAME = re.compile(r"[a-z](Id|ID|No|Nr|Num|Number|Code|Key)$")
+
+
+def id_name(name: str, codes: bool = True) -> bool:
+    """Whether a column is named like an identifier: ``id``, ``member_no``, ``nr``, ``patient_number``, ``memberId`` (and, with ``codes``, ``zip_code``)."""
+    if not codes and re.search(r"code$", name, re.IGNORECASE):
+        return False
+    return bool(ID_NAME.search(name) or CAMEL_ID_NAME.search(name))
+
+
+DISCRETE_VALUES = 20
+"""A numeric column with at most this many distinct values counts as discrete (for unseen input combinations)."""
+ENTITY_MIN_GROUPS = 10
+"""An entity-id column has at least this many distinct values, each on several rows."""
 
 
 @dataclass
@@ -63,21 +82,6 @@ class Finding:
         return asdict(self)
 
 
-def row_hash(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Hash each row's values in ``columns`` (identical content, identical hash).
-
-    Parameters
-    ----------
-    frame : DataFrame of shape (n_rows, n_columns)
-    columns : list of str
-
-    Returns
-    -------
-    ndarray of shape (n_rows,), dtype uint64
-    """
-    return pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
-
-
 def profile_table(
     frame: pd.DataFrame,
     features: list[str],
@@ -91,13 +95,19 @@ def profile_table(
     key_columns: list[str] | None = None,
     task: Any = None,
     labels: list[Any] | None = None,
+    split_info: dict[str, Any] | None = None,
+    files: list[tuple[str, int]] | None = None,
+    readings: dict[str, dict[str, Any]] | None = None,
+    numeric_imputer: str = "median",
+    types: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Profile the feature columns and the dataset, and list findings.
 
     Parameters
     ----------
     frame : DataFrame of shape (n_rows, n_columns)
-        The loaded table (after any duplicate dropping).
+        The loaded table (after any duplicate dropping); rows of given
+        validation/test files follow the source's.
     features : list of str
         Input columns to profile.
     target : str
@@ -109,15 +119,16 @@ def profile_table(
         judged on these rows only.
     parts : dict of str to ndarray, optional
         Positions of every split part (``train``, ``validation``, ``test``),
-        to count duplicates that straddle the split.
+        to count duplicates and entities shared between parts and values of
+        the test split never seen in training.
     leakage_auc : float
         A column whose single-column score's 95% lower bound exceeds this is
         flagged as suspected leakage (severity ``error``): the ROC-AUC for
         classification, |Spearman rho| for regression (the task's
         :meth:`~shipyard.tasks.base.Task.association`).
     reading : dict, optional
-        The CSV reading report (:func:`shipyard.data.reading.read_csv`), whose
-        mixed-type columns become findings.
+        The reading report of ``data.source`` (:func:`shipyard.data.reading.read_csv`),
+        whose mixed-type columns, codes and kept missing markers become findings.
     dropped_duplicates : int
         Rows already removed by ``prepare.drop_duplicates``.
     key_columns : list of str, optional
@@ -128,11 +139,24 @@ def profile_table(
         default classification.
     labels : list, optional
         Class labels (classification).
+    split_info : dict, optional
+        How the split was made: ``duplicates`` (:func:`shipyard.data.split.choose_duplicates`),
+        ``group`` (the ``data.split.group`` column or None) and ``given`` (parts read from files).
+    files : list of (str, int), optional
+        The files the rows came from, in order, with their row counts
+        (``[("data.source", 200), ("data.test", 332)]``), to name rows.
+    readings : dict of str to dict, optional
+        Reading reports of the other files (``data.validation``, ``data.test``).
+    numeric_imputer : str
+        ``prepare.numeric_imputer``, to state what a missing number becomes.
+    types : dict of str to str, optional
+        ``data.types``: column kinds set by the recipe.
 
     Returns
     -------
     dict
-        ``columns`` (name to stats), ``dataset`` and ``findings`` (list of dict).
+        ``columns`` (name to stats), ``dataset`` (with ``split`` and
+        ``overlap``) and ``findings`` (list of dict).
     """
     from shipyard.tasks import Target, get_task
 
@@ -143,40 +167,46 @@ def profile_table(
     train = frame.iloc[train_rows]
     y_train = np.asarray(y)[train_rows]
     n = len(frame)
+    files = files or [("data.source", n)]
+    name_row = _row_namer(files)
     score_key = f"single_column_{task.association_key}"
     for name in features:
-        stats = _column_stats(frame[name], train[name], name)
+        stats = _column_stats(frame[name], train[name], name, (types or {}).get(name))
         if stats["kind"] in ("numeric", "boolean", "categorical") and not stats["constant"]:
             found = task.association(train[name], y_train, stats["kind"])
             stats[score_key], stats[f"{score_key}_low"] = (None, None) if found is None else found
         columns[name] = stats
         findings += _column_findings(name, stats, leakage_auc, task)
-    findings += _summary_findings(columns)
-    for item in (reading or {}).get("mixed_types", []):
-        examples = ", ".join(f"{v!r} (row {r})" for v, r in zip(item["examples"], item["rows"]))
-        findings.append(
-            Finding(
-                "warning",
-                "mixed_types",
-                f"column '{item['column']}': {item['count']} value(s) are not numbers in a numeric column, e.g. {examples}; read as missing",
-                "fix those cells or mark them with a missing marker (NA, null, ?)",
-                item["column"],
-            )
-        )
+    findings += _summary_findings(columns, numeric_imputer)
+    for role, report in [("data.source", reading)] + list((readings or {}).items()):
+        findings += _reading_findings(report or {}, "" if role == "data.source" else f"{role}: ")
 
     key_columns = key_columns or features
     hashes = row_hash(frame, key_columns)
     full = row_hash(frame, key_columns + [target])
-    exact_dups = int(pd.Series(full).duplicated().sum())
+    duplicated = pd.Series(full).duplicated().to_numpy()
+    exact_dups = int(duplicated.sum())
     dup_inputs = pd.Series(hashes).duplicated(keep=False)
     y = np.asarray(y)
     conflicting = int(pd.DataFrame({"h": hashes[dup_inputs.to_numpy()], "y": y[dup_inputs.to_numpy()]}).groupby("h")["y"].nunique().gt(1).sum())
+    split_info = split_info or {}
+    policy = (split_info.get("duplicates") or {}).get("policy", "group")
     straddling = 0
+    overlap: dict[str, Any] = {}
+    side = np.full(n, "", dtype=object)
     if parts:
-        side = np.empty(n, dtype=object)
         for part, rows in parts.items():
             side[rows] = part
         straddling = int(pd.DataFrame({"h": hashes, "s": side}).groupby("h")["s"].nunique().gt(1).sum())
+        overlap, overlap_findings = _overlap(frame, hashes, parts, columns, key_columns, y, labels if task.has_classes else None, split_info)
+        findings += overlap_findings
+    entities = {}
+    for name, stats in columns.items():
+        entity = stats.get("entity")
+        if entity and parts and name != split_info.get("group"):
+            entities[name] = _entity_split(frame[name], parts)
+            entity.update(entities[name])
+            findings.append(_entity_finding(name, stats, entities[name]))
     described, target_findings = task.describe_target(target_info, target)
     dataset = {
         "rows": n,
@@ -187,17 +217,27 @@ def profile_table(
         "dropped_duplicate_rows": dropped_duplicates,
         "inputs_with_conflicting_labels": conflicting,
         "duplicate_groups_straddling_split": straddling,
+        "split": {**split_info, "files": [{"role": r, "rows": k} for r, k in files]},
+        "overlap": overlap,
+        "missing_values": {"numeric": missing_numeric_rule(numeric_imputer), "categorical": MISSING_RULE},
         **described,
     }
     if reading:
-        dataset["reading"] = {k: v for k, v in reading.items() if k != "mixed_types"}
+        dataset["reading"] = {k: v for k, v in reading.items() if not isinstance(v, list)}
+    duplicates = split_info.get("duplicates")
+    if duplicates and duplicates.get("repeated_rows"):
+        findings.append(Finding("info", "split_duplicates", f"data.split.duplicates: {duplicates['policy']} ({'chosen from the data' if duplicates['chosen_by'] == 'data' else 'set in the recipe'}): {duplicates['reason']}"))
     if exact_dups:
+        first_of = pd.Series(np.arange(n)).groupby(full).transform("first").to_numpy()
+        pairs = [(int(r), int(first_of[r])) for r in np.flatnonzero(duplicated)[:5]]
+        shown = ", ".join(f"{name_row(r)} = {name_row(f)}" for r, f in pairs) + (" ..." if exact_dups > 5 else "")
+        together = "kept on the same side of every split" if policy == "group" else "split like any row (data.split.duplicates: allow)"
         findings.append(
             Finding(
-                "warning",
+                "warning" if policy == "group" else "info",
                 "duplicate_rows",
-                f"{exact_dups} exact duplicate row(s); identical rows are kept on the same side of the split",
-                "set prepare.drop_duplicates: true unless they are legitimate repeated observations",
+                f"{exact_dups} exact duplicate row(s), e.g. {shown}; {together}",
+                "set prepare.drop_duplicates: true if they are accidental copies; data.split.duplicates: allow if they are repeated observations",
             )
         )
     if dropped_duplicates:
@@ -205,19 +245,132 @@ def profile_table(
     if conflicting:
         findings.append(
             Finding(
-                "warning",
+                "warning" if policy == "group" else "info",
                 "conflicting_labels",
                 f"{conflicting} set(s) of identical inputs carry different labels in '{target}'",
-                "check the labels of those rows",
+                "check the labels of those rows" if policy == "group" else "expected for repeated observations of a noisy outcome",
             )
         )
-    if straddling:
+    if straddling and policy == "group":
         findings.append(Finding("error", "duplicates_straddle_split", f"{straddling} group(s) of identical inputs straddle the split"))
     findings += [Finding(**f) for f in target_findings]
     return {"columns": columns, "dataset": dataset, "findings": [f.to_dict() for f in findings]}
 
 
-def duplicate_key_columns(frame: pd.DataFrame, features: list[str]) -> list[str]:
+def _row_namer(files: list[tuple[str, int]]) -> Any:
+    """Name a frame position as the user sees it: ``row 12`` (1-based data row) or ``data.test row 3``."""
+    starts = np.cumsum([0] + [k for _, k in files])
+
+    def name(position: int) -> str:
+        i = int(np.searchsorted(starts, position, side="right") - 1)
+        role = files[min(i, len(files) - 1)][0]
+        row = position - starts[min(i, len(files) - 1)] + 1
+        return f"row {row}" if role == "data.source" else f"{role} row {row}"
+
+    return name
+
+
+def _discrete(stats: dict[str, Any]) -> bool:
+    return stats["kind"] in ("categorical", "boolean") or (stats["kind"] == "numeric" and stats["cardinality"] <= DISCRETE_VALUES)
+
+
+def _overlap(
+    frame: pd.DataFrame,
+    hashes: np.ndarray,
+    parts: dict[str, np.ndarray],
+    columns: dict[str, dict[str, Any]],
+    keys: list[str],
+    y: np.ndarray,
+    labels: list[Any] | None,
+    split_info: dict[str, Any],
+) -> tuple[dict[str, Any], list[Finding]]:
+    """What the validation and test splits share with training, and what they hold that training does not."""
+    findings: list[Finding] = []
+    train, test = parts["train"], parts["test"]
+    train_hashes = set(hashes[train].tolist())
+    out: dict[str, Any] = {"test_rows": int(len(test))}
+    for part in ("validation", "test"):
+        rows = parts[part]
+        out[f"{part}_rows_identical_to_training"] = int(sum(h in train_hashes for h in hashes[rows].tolist()))
+    group = split_info.get("group")
+    if group:
+        train_groups = set(frame[group].iloc[train].astype(str))
+        test_groups = set(frame[group].iloc[test].astype(str))
+        out.update(group=group, test_groups=len(test_groups), test_groups_in_training=len(test_groups & train_groups))
+    # Categories and input combinations of the test split that training never shows the model.
+    unseen: dict[str, list[str]] = {}
+    for name in keys:
+        stats = columns.get(name)
+        if stats is None or stats["kind"] not in ("categorical", "boolean"):
+            continue
+        seen = set(frame[name].iloc[train].dropna().astype(str))
+        new = frame[name].iloc[test].dropna().astype(str)
+        missing_here = new[~new.isin(seen)]
+        if len(missing_here):
+            unseen[name] = sorted(set(missing_here))[:10]
+            findings.append(
+                Finding(
+                    "warning",
+                    "unseen_in_training",
+                    f"column '{name}': {len(missing_here)} test row(s) hold categories absent from training ({', '.join(repr(v) for v in unseen[name][:5])}); the model encodes them as all zeros",
+                    "the test split measures these rows on categories the network never saw; check data.split",
+                    name,
+                )
+            )
+    out["test_categories_unseen_in_training"] = unseen
+    if keys and all(_discrete(columns[k]) for k in keys if k in columns):
+        new_rows = [h not in train_hashes for h in hashes[test].tolist()]
+        n_new = int(sum(new_rows))
+        out["test_rows_with_unseen_inputs"] = n_new
+        if n_new:
+            combos = len(set(hashes[test][np.asarray(new_rows)].tolist()))
+            findings.append(
+                Finding(
+                    "warning",
+                    "unseen_combinations",
+                    f"{n_new} of {len(test)} test rows ({combos} distinct input combination(s) of {', '.join(keys[:5])}) never occur in training",
+                    "with a handful of distinct inputs every test combination should occur in training: data.split.duplicates: allow",
+                )
+            )
+    if labels is not None:
+        absent = sorted(set(np.unique(y[test]).tolist()) - set(np.unique(y[train]).tolist()))
+        if absent:
+            names = [str(labels[int(c)]) for c in absent]
+            out["test_classes_unseen_in_training"] = names
+            findings.append(
+                Finding("warning", "unseen_classes", f"class(es) {', '.join(repr(n) for n in names)} of the test split never occur in training", "the network cannot predict them; check data.split or data.test")
+            )
+    return out, findings
+
+
+def _entity_split(values: pd.Series, parts: dict[str, np.ndarray]) -> dict[str, Any]:
+    """How many test entities also have rows in training."""
+    text = values.astype(str)
+    train, test = set(text.iloc[parts["train"]]), set(text.iloc[parts["test"]])
+    shared = len(train & test)
+    return {"test_groups": len(test), "test_groups_in_training": shared, "share_of_test_groups_in_training": shared / len(test) if test else 0.0}
+
+
+def _entity_finding(name: str, stats: dict[str, Any], split: dict[str, Any]) -> Finding:
+    entity = stats["entity"]
+    used = "" if stats["kind"] == "identifier" else "; it is also used as a plain feature"
+    if split["test_groups_in_training"]:
+        what = (
+            f"{split['share_of_test_groups_in_training']:.0%} of the test split's entities ({split['test_groups_in_training']} of "
+            f"{split['test_groups']}) also have rows in training, so test rows are not new entities{used}"
+        )
+    else:
+        what = f"no test entity has rows in training{used}"
+    return Finding(
+        "warning",
+        "entity_column",
+        f"column '{name}' looks like an entity id ({entity['groups']} values, {entity['rows_per_group']:.1f} rows each): {what}",
+        f"set data.split.group: {name} so that train, validation, test and CV folds hold different entities",
+        name,
+    )
+
+
+def duplicate_key_columns(frame: pd.DataFrame, features: list[str], types: dict[str, str] | None = None) -> list[str]:
     """The feature columns that define a duplicate: all but identifier-like ones.
 
     Two rows that differ only in a row id are the same observation; keying
@@ -226,47 +379,88 @@ def duplicate_key_columns(frame: pd.DataFrame, features: list[str]) -> list[str]
     keys = []
     for name in features:
         present = frame[name].dropna()
-        if _kind(frame[name], present, int(present.nunique()), name) != "identifier":
+        if _kind(frame[name], present, int(present.nunique()), name, (types or {}).get(name)) != "identifier":
             keys.append(name)
     return keys or list(features)
 
 
-def _column_stats(values: pd.Series, train_values: pd.Series, name: str) -> dict[str, Any]:
+def _column_stats(values: pd.Series, train_values: pd.Series, name: str, forced: str | None = None) -> dict[str, Any]:
     present = values.dropna()
     n = len(values)
     n_unique = int(present.nunique())
     top_share = float(present.value_counts(normalize=True).iloc[0]) if len(present) else 1.0
     stats: dict[str, Any] = {
         "dtype": str(values.dtype),
-        "kind": _kind(values, present, n_unique, name),
+        "kind": _kind(values, present, n_unique, name, forced),
         "missing_fraction": float(1 - len(present) / n) if n else 0.0,
         "cardinality": n_unique,
+        "present": int(len(present)),
         "constant": int(train_values.dropna().nunique()) <= 1,
         "near_constant": bool(top_share >= 0.99 and n_unique > 1),
     }
-    if stats["kind"] == "numeric":
+    if stats["kind"] == "numeric" and pd.api.types.is_numeric_dtype(values.dtype):
         x = present.to_numpy(dtype=np.float64)
         stats["outliers"] = _outliers(x)
         stats.update(min=float(x.min()), median=float(np.median(x)), max=float(x.max()))
     stats["pii"] = _pii(present) if stats["kind"] not in ("numeric", "boolean") else None
+    entity = _entity(values, present, n_unique, name)
+    if entity:
+        stats["entity"] = entity
     return stats
 
 
-def _kind(values: pd.Series, present: pd.Series, n_unique: int, name: str) -> str:
-    """numeric, boolean, categorical, datetime, text or identifier."""
-    if pd.api.types.is_bool_dtype(values.dtype):
+def _integral(present: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(present.dtype) and bool(np.all(np.mod(present.to_numpy(dtype=np.float64), 1) == 0))
+
+
+def _entity(values: pd.Series, present: pd.Series, n_unique: int, name: str) -> dict[str, Any] | None:
+    """Entity-id statistics when a column looks like one: many values, each on several rows, named like an id or panel-shaped.
+
+    Panel-shaped: at least 90% of the values occur on exactly the same number
+    of rows (a person observed once a year), with at least 20 values.
+    """
+    if n_unique < ENTITY_MIN_GROUPS or len(present) < 2 * n_unique or pd.api.types.is_bool_dtype(values.dtype):
+        return None
+    if pd.api.types.is_numeric_dtype(values.dtype) and not _integral(present):
+        return None
+    counts = present.value_counts()
+    panel = n_unique >= 2 * ENTITY_MIN_GROUPS and (counts == counts.mode().iloc[0]).mean() >= 0.9 and counts.mode().iloc[0] >= 2
+    if not (id_name(name) or panel):
+        return None
+    return {"groups": n_unique, "rows_per_group": float(counts.mean()), "named_like_an_id": id_name(name), "panel": bool(panel)}
+
+
+def _kind(values: pd.Series, present: pd.Series, n_unique: int, name: str, forced: str | None = None) -> str:
+    """numeric, boolean, categorical, datetime, text or identifier.
+
+    The schema's kind (:func:`shipyard.schema.column_kind`, or ``data.types``)
+    refined: 0/1 numbers are boolean; identifier-like columns are
+    ``identifier`` (dropped by ``prepare.drop_identifiers``): integer columns
+    unique per row that count up, form a permutation of consecutive numbers
+    (``member_no`` 100000..100568) or are named like an id, integer and text
+    columns named like an id whose values repeat (an entity id such as
+    ``nr``), text unique per row, and e-mail addresses or phone numbers.
+    """
+    base = forced or column_kind(values)
+    if base == "boolean":
         return "boolean"
     unique_ratio = n_unique / max(len(present), 1)
-    if pd.api.types.is_numeric_dtype(values.dtype):
+    if base == "numeric":
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            return "numeric"
         if n_unique <= 2 and set(present.unique().tolist()) <= {0, 1}:
             return "boolean"
-        integral = bool(np.all(np.mod(present.to_numpy(dtype=np.float64), 1) == 0))
-        if integral and unique_ratio == 1.0 and len(present) > 20 and (present.is_monotonic_increasing or ID_NAME.search(name)):
-            return "identifier"
+        if _integral(present) and len(present) > 20:
+            x = present.to_numpy(dtype=np.float64)
+            consecutive = n_unique >= 0.95 * len(present) and (x.max() - x.min() + 1) <= 1.05 * n_unique
+            if unique_ratio >= 0.95 and (present.is_monotonic_increasing or consecutive or id_name(name)):
+                return "identifier"
+            if id_name(name) and n_unique >= ENTITY_MIN_GROUPS and unique_ratio <= 0.5:
+                return "identifier"  # an entity id (a person's number), repeated over its rows
         return "numeric"
+    if forced:
+        return base
     text = present.astype(str)
-    if n_unique <= 2 and set(text.str.lower().unique()) <= BOOLEAN_WORDS:
-        return "boolean"
     sample = text.iloc[:200]
     if len(sample) and sample.str.contains(r"\d").mean() > 0.9:
         parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
@@ -277,8 +471,8 @@ def _kind(values: pd.Series, present: pd.Series, n_unique: int, name: str) -> st
     words = text.str.split().str.len().mean() if len(text) else 0
     if words >= 3 and unique_ratio > 0.5:
         return "text"
-    if len(present) > 20 and (unique_ratio >= 0.95 or (ID_NAME.search(name) and unique_ratio >= 0.5)):
-        return "identifier"
+    if len(present) > 20 and (unique_ratio >= 0.95 or (id_name(name, codes=False) and (unique_ratio >= 0.5 or n_unique >= ENTITY_MIN_GROUPS))):
+        return "identifier"  # unique per row, or named like an id (a text code column stays categorical)
     return "categorical"
 
 
@@ -319,8 +513,17 @@ def _column_findings(name: str, stats: dict[str, Any], leakage_limit: float, tas
     elif stats["near_constant"]:
         out.append(Finding("info", "near_constant", f"column '{name}' holds one value in at least 99% of rows", "", name))
     if kind == "identifier":
+        why = "unique per row" if stats["cardinality"] >= 0.95 * max(1, stats.get("present", stats["cardinality"])) else "named like an id, its values repeat over rows"
+        if stats.get("pii"):
+            why = "personal data"
         out.append(
-            Finding("warning", "identifier", f"column '{name}' looks like an identifier (unique per row)", "prepare.drop_identifiers drops it; or remove it from data.features", name)
+            Finding(
+                "warning",
+                "identifier",
+                f"column '{name}' looks like an identifier ({why}): a record's number says nothing about its outcome",
+                "prepare.drop_identifiers drops it (the default); data.types can declare it numeric or categorical instead",
+                name,
+            )
         )
     if stats["pii"]:
         out.append(
@@ -355,13 +558,22 @@ def _column_findings(name: str, stats: dict[str, Any], leakage_limit: float, tas
     return out
 
 
-def _summary_findings(columns: dict[str, dict[str, Any]]) -> list[Finding]:
-    """One info finding each for columns with missing values and with outliers (worst first)."""
+def _summary_findings(columns: dict[str, dict[str, Any]], numeric_imputer: str = "median") -> list[Finding]:
+    """One info finding each for columns with missing values and with outliers (worst first).
+
+    The missing-values finding states the rule for each kind of column it
+    names, in the words of :func:`shipyard.schema.missing_numeric_rule` and
+    :data:`shipyard.schema.MISSING_RULE`.
+    """
     out = []
     missing = sorted(((s["missing_fraction"], n) for n, s in columns.items() if 0 < s["missing_fraction"] <= 0.5), reverse=True)
     if missing:
         shown = ", ".join(f"'{n}' {f:.1%}" for f, n in missing[:5]) + (" ..." if len(missing) > 5 else "")
-        out.append(Finding("info", "missing", f"{len(missing)} column(s) have missing values, imputed: {shown}", "prepare.numeric_imputer, prepare.missing_indicator"))
+        kinds = {columns[n]["kind"] for _, n in missing}
+        rules = ([missing_numeric_rule(numeric_imputer)] if "numeric" in kinds else []) + ([MISSING_RULE] if kinds - {"numeric"} else [])
+        out.append(
+            Finding("info", "missing", f"{len(missing)} column(s) have missing values: {shown}; {'; '.join(rules)}", "prepare.numeric_imputer, prepare.missing_indicator")
+        )
     outliers = sorted(
         ((s["outliers"]["fraction"], s["outliers"]["count"], n) for n, s in columns.items() if s.get("outliers", {}).get("count")), reverse=True
     )
@@ -369,6 +581,80 @@ def _summary_findings(columns: dict[str, dict[str, Any]]) -> list[Finding]:
         shown = ", ".join(f"'{n}' {c} ({f:.1%})" for f, c, n in outliers[:3]) + (" ..." if len(outliers) > 3 else "")
         out.append(
             Finding("info", "outliers", f"{len(outliers)} column(s) have outliers (robust z > 3.5): {shown}", "prepare.clip_quantile winsorizes with limits learned on the training split")
+        )
+    return out
+
+
+def _reading_findings(report: dict[str, Any], prefix: str = "") -> list[Finding]:
+    """Findings from a reading report: non-numbers in numeric columns, numbers among text, codes, kept markers, one number written two ways."""
+    out = []
+
+    def cells(item: dict[str, Any]) -> str:
+        return ", ".join(f"{v!r} (row {r})" for v, r in zip(item["examples"], item["rows"]))
+
+    for item in report.get("mixed_types", []):
+        column = item["column"]
+        if item.get("read_as", "missing").startswith("missing"):
+            out.append(
+                Finding(
+                    "warning",
+                    "mixed_types",
+                    f"{prefix}column '{column}': {item['count']} value(s) are not numbers in a numeric column, e.g. {cells(item)}; read as missing",
+                    "fix those cells or mark them with a missing marker (NA, null, ?)",
+                    column,
+                )
+            )
+        elif item.get("read_as") == "text":
+            out.append(
+                Finding(
+                    "warning",
+                    "mixed_types",
+                    f"{prefix}column '{column}' mixes numbers and text, e.g. {cells(item)}; {item['count']} number(s) read as text categories",
+                    "if the column is numeric, fix the text cells; if it holds codes, this is right",
+                    column,
+                )
+            )
+    extra = report.get("extra_columns") or []
+    if extra:
+        out.append(
+            Finding(
+                "info",
+                "extra_columns",
+                f"{prefix}column(s) {', '.join(repr(c) for c in extra[:5])} are not in data.source and are ignored",
+                "the file may hold more columns than data.source; only the source's are used",
+            )
+        )
+    for item in report.get("codes", []):
+        out.append(
+            Finding(
+                "info",
+                "codes",
+                f"{prefix}column '{item['column']}': digit strings with a leading zero, e.g. {cells(item)}, are codes: read as text categories, not numbers",
+                f"set data.types: {{{item['column']}: numeric}} if they are quantities",
+                item["column"],
+            )
+        )
+    for item in report.get("kept_markers", []):
+        out.append(
+            Finding(
+                "warning",
+                "missing_marker_kept",
+                f"{prefix}column '{item['column']}': {item['value']!r} ({item['count']} rows, e.g. row {item['rows'][0]}) is read as a category, not as missing: "
+                f"it has the shape of the column's other values ({', '.join(repr(v) for v in item['examples'])})",
+                f"if {item['value']!r} means missing there, leave those cells empty",
+                item["column"],
+            )
+        )
+    for item in report.get("number_spellings", []):
+        shown = " and ".join(f"{v!r} (row {r})" for v, r in zip(item["values"], item["rows"]))
+        out.append(
+            Finding(
+                "warning",
+                "number_spellings",
+                f"{prefix}column '{item['column']}': {shown} are the same number written differently, and so different categories",
+                "write each code one way in the data (and in requests)",
+                item["column"],
+            )
         )
     return out
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from shipyard.decision import decide
+
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "mae", "rmse", "mse", "mape"})
 
 
@@ -46,7 +48,9 @@ def resample_weights(n_rows: int, n_samples: int, seed: int) -> np.ndarray:
     return weights
 
 
-def classification_stats(y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
+def classification_stats(
+    y_true: np.ndarray, proba: np.ndarray, weights: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+) -> dict[str, np.ndarray]:
     """Classification metrics of every resample (the keys of ``classification_metrics``).
 
     Parameters
@@ -59,18 +63,22 @@ def classification_stats(y_true: np.ndarray, proba: np.ndarray, weights: np.ndar
         Resample counts from :func:`resample_weights`.
     positive_index : int, optional
         Positive class of a binary task (default 1).
+    threshold : float, optional
+        Binary tasks: the decision threshold on the positive class's
+        probability (the bundle's rule); default arg-max.
 
     Returns
     -------
     dict of str to ndarray of shape (n_samples,)
         NaN where a metric is undefined on a resample (e.g. ROC-AUC when a
-        class was not drawn), as scikit-learn would raise there.
+        class was not drawn), exactly where ``classification_metrics`` gives NaN.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     proba = np.asarray(proba, dtype=np.float64)
     proba = proba / proba.sum(axis=1, keepdims=True)
     k = proba.shape[1]
-    y_pred = proba.argmax(axis=1)
+    pos = 1 if positive_index is None else positive_index
+    y_pred = decide(proba, pos, threshold)
     total = weights.sum(axis=1)
     # Confusion matrix of every resample: (B, k, k), rows true, columns predicted.
     cells = np.zeros((len(y_true), k * k))
@@ -79,30 +87,36 @@ def classification_stats(y_true: np.ndarray, proba: np.ndarray, weights: np.ndar
     tp = np.diagonal(cm, axis1=1, axis2=2)
     support = cm.sum(axis=2)  # true counts per class
     predicted = cm.sum(axis=1)
-    recall = _div(tp, support)
-    precision = _div(tp, predicted)
-    f1 = _div(2 * tp, support + predicted)
     present = support > 0
+    all_present = present.all(axis=1)
+    recall = _div(tp, support, np.nan)
+    precision = _div(tp, predicted)
+    f1 = _div(2 * tp, support + predicted, np.nan)
     out: dict[str, np.ndarray] = {
         "accuracy": tp.sum(axis=1) / total,
-        "balanced_accuracy": np.where(present, recall, 0).sum(axis=1) / present.sum(axis=1),
+        "balanced_accuracy": np.where(all_present, np.where(present, recall, 0).sum(axis=1) / k, np.nan),
+        "f1_macro": np.where(all_present, np.nan_to_num(f1).mean(axis=1), np.nan),
     }
     if k == 2:
-        pos = 1 if positive_index is None else positive_index
-        out["precision"], out["recall"], out["f1"] = precision[:, pos], recall[:, pos], f1[:, pos]
+        out["precision"] = _div(tp, predicted, np.nan)[:, pos]
+        out["recall"], out["f1"] = recall[:, pos], np.where(present[:, pos], f1[:, pos], np.nan)
         out["roc_auc"] = _weighted_auc(y_true == pos, proba[:, pos], weights)
+        out["pr_auc"] = _weighted_average_precision(y_true == pos, proba[:, pos], weights)
     else:
         share = support / support.sum(axis=1, keepdims=True)
+        recall0, f10 = np.nan_to_num(recall), np.nan_to_num(f1)
         out.update(
             precision=precision.mean(axis=1),
-            recall=recall.mean(axis=1),
-            f1=f1.mean(axis=1),
+            recall=np.where(all_present, recall0.mean(axis=1), np.nan),
+            f1=np.where(all_present, f10.mean(axis=1), np.nan),
             precision_weighted=(precision * share).sum(axis=1),
-            recall_weighted=(recall * share).sum(axis=1),
-            f1_weighted=(f1 * share).sum(axis=1),
+            recall_weighted=np.where(all_present, (recall0 * share).sum(axis=1), np.nan),
+            f1_weighted=np.where(all_present, (f10 * share).sum(axis=1), np.nan),
         )
         aucs = np.stack([_weighted_auc(y_true == c, proba[:, c], weights) for c in range(k)], axis=1)
-        out["roc_auc"] = np.where(present.all(axis=1), aucs.mean(axis=1), np.nan)
+        out["roc_auc"] = np.where(all_present, aucs.mean(axis=1), np.nan)
+        aps = np.stack([_weighted_average_precision(y_true == c, proba[:, c], weights) for c in range(k)], axis=1)
+        out["pr_auc"] = np.where(all_present, aps.mean(axis=1), np.nan)
     nll = -np.log(np.clip(proba[np.arange(len(y_true)), y_true], 1e-15, 1.0))
     out["log_loss"] = weights @ nll / total
     return out
@@ -189,9 +203,9 @@ def format_ci(entry: dict[str, Any] | None, digits: int = 3) -> str:
     return text
 
 
-def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den with 0 where den is 0 (scikit-learn's ``zero_division=0``)."""
-    return np.divide(num, den, out=np.zeros_like(num, dtype=np.float64), where=den > 0)
+def _div(num: np.ndarray, den: np.ndarray, zero_division: float = 0.0) -> np.ndarray:
+    """num / den with ``zero_division`` where den is 0 (scikit-learn's ``zero_division``: 0, or NaN for undefined)."""
+    return np.divide(num, den, out=np.full(np.shape(num), zero_division, dtype=np.float64), where=den > 0)
 
 
 def _weighted_auc(is_pos: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -210,3 +224,21 @@ def _weighted_auc(is_pos: np.ndarray, score: np.ndarray, weights: np.ndarray) ->
     wins = (pos * (below + 0.5 * neg)).sum(axis=1)
     ok = (n_pos > 0) & (n_neg > 0)
     return np.where(ok, wins / np.where(ok, n_pos * n_neg, 1), np.nan)
+
+
+def _weighted_average_precision(is_pos: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Average precision of every resample: sum over thresholds of (recall gain) x precision.
+
+    Equal to ``sklearn.metrics.average_precision_score`` on the resampled rows
+    (the step-wise sum, no interpolation; rows tied on the score form one
+    threshold); NaN where a resample holds no positive row.
+    """
+    values, group = np.unique(score, return_inverse=True)
+    onehot = np.zeros((len(score), len(values)))
+    onehot[np.arange(len(score)), group] = 1.0
+    pos = ((weights * is_pos) @ onehot)[:, ::-1]  # (B, G), highest score first
+    neg = ((weights * ~is_pos) @ onehot)[:, ::-1]
+    tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    precision = _div(tp, tp + fp)
+    n_pos = pos.sum(axis=1)
+    return np.where(n_pos > 0, (pos * precision).sum(axis=1) / np.where(n_pos > 0, n_pos, 1), np.nan)

@@ -107,6 +107,10 @@ def calibration_report(y_true: np.ndarray, proba: np.ndarray, n_bins: int = 10, 
     }
 
 
+TEMPERATURE_BOUNDS = (0.05, 20.0)
+"""The range :func:`fit_temperature` searches."""
+
+
 def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
     """Fit the temperature ``T`` minimising the NLL of ``softmax(logits / T)``.
 
@@ -131,5 +135,6 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
         log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
         return float(-log_p[np.arange(len(y_true)), y_true].mean())
 
-    result = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded")
+    low, high = TEMPERATURE_BOUNDS
+    result = minimize_scalar(nll, bounds=(np.log(low), np.log(high)), method="bounded")
     return float(np.exp(result.x))

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from shipyard.decision import decide
+
 
 def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray, labels: list[str], positive_index: int | None = None) -> list[dict[str, Any]]:
     """ROC and precision-recall curves per class.
@@ -58,8 +60,11 @@ def roc_pr_curves(y_true: np.ndarray, proba: np.ndarray, labels: list[str], posi
     return curves
 
 
-def normalized_confusion(y_true: np.ndarray, proba: np.ndarray) -> list[list[float]]:
+def normalized_confusion(y_true: np.ndarray, proba: np.ndarray, positive_index: int | None = None, threshold: float | None = None) -> list[list[float]]:
     """Confusion matrix normalized over true classes (each row sums to 1; rows of absent classes are 0).
+
+    Classes are decided by the bundle's rule (:func:`shipyard.decision.decide`:
+    ``threshold`` on the positive class's probability, or arg-max).
 
     Returns
     -------
@@ -67,7 +72,7 @@ def normalized_confusion(y_true: np.ndarray, proba: np.ndarray) -> list[list[flo
         Rows: true class; columns: predicted class.
     """
     k = np.asarray(proba).shape[1]
-    cm = skm.confusion_matrix(y_true, np.asarray(proba).argmax(axis=1), labels=np.arange(k), normalize="true")
+    cm = skm.confusion_matrix(y_true, decide(np.asarray(proba), positive_index, threshold), labels=np.arange(k), normalize="true")
     return np.nan_to_num(cm).tolist()
 
 

@@ -20,7 +20,7 @@ RISE_FRACTION = 0.10
 """... and ending more than this fraction above its best counts as overfitting with more training."""
 
 
-def diagnose(history: list[dict[str, float]], best_epoch: int | None = None) -> dict[str, Any]:
+def diagnose(history: list[dict[str, float]], best_epoch: int | None = None, units: dict[str, str] | None = None) -> dict[str, Any]:
     """Summarise the generalization gap and the validation-loss trend.
 
     Parameters
@@ -30,6 +30,11 @@ def diagnose(history: list[dict[str, float]], best_epoch: int | None = None) -> 
     best_epoch : int, optional
         The 1-based epoch whose weights were kept; default the epoch of the
         lowest validation loss.
+    units : dict, optional
+        ``loss`` and ``metric``: what the loss and the per-epoch metric are
+        measured in (:meth:`shipyard.tasks.base.Task.history_units`), named
+        in the findings so that a loss on a standardised target is not read
+        beside a test metric in the target's units.
 
     Returns
     -------
@@ -46,6 +51,9 @@ def diagnose(history: list[dict[str, float]], best_epoch: int | None = None) -> 
         best_epoch = min(history, key=lambda e: e["val_loss"])["epoch"]
     best = history[int(best_epoch) - 1]
     metric = next((k[len("val_"):] for k in best if k.startswith("val_") and k != "val_loss"), None)
+    units = units or {}
+    loss_unit = f" ({units['loss']})" if units.get("loss") else ""
+    metric_unit = f" ({units['metric']})" if units.get("metric") else ""
     lower_better = metric in ("rmse", "mae", "mse")
     out: dict[str, Any] = {
         "best_epoch": int(best_epoch),
@@ -64,7 +72,7 @@ def diagnose(history: list[dict[str, float]], best_epoch: int | None = None) -> 
         if not lower_better and gap > METRIC_GAP:
             large = True
             findings.append(
-                f"Large generalization gap at epoch {best_epoch}: training {metric} {train_m:.3f} vs validation {val_m:.3f} "
+                f"Large generalization gap at epoch {best_epoch}: training {metric} {train_m:.3f} vs validation {val_m:.3f}{metric_unit} "
                 f"({gap:.3f} apart). The network fits the training rows better than it generalizes; "
                 "consider more dropout or weight decay, a smaller network, or more data."
             )
@@ -72,7 +80,7 @@ def diagnose(history: list[dict[str, float]], best_epoch: int | None = None) -> 
         large = True
         findings.append(
             f"Large generalization gap at epoch {best_epoch}: validation loss {best['val_loss']:.3f} is "
-            f"{best['val_loss'] / max(best['train_loss'], 1e-12):.1f}x the training loss {best['train_loss']:.3f}."
+            f"{best['val_loss'] / max(best['train_loss'], 1e-12):.1f}x the training loss {best['train_loss']:.3f}{loss_unit}."
         )
     after = [e for e in history if e["epoch"] > best_epoch]
     rising = sum(1 for e in after if e["val_loss"] > best["val_loss"])
@@ -90,8 +98,8 @@ def diagnose(history: list[dict[str, float]], best_epoch: int | None = None) -> 
     if not findings:
         findings.append(
             f"No sign of overfitting: at epoch {best_epoch} the validation loss ({best['val_loss']:.3f}) is close to the "
-            f"training loss ({best['train_loss']:.3f})"
-            + (f" and validation {metric} is {out['val_metric']:.3f} vs training {out['train_metric']:.3f}" if metric else "")
+            f"training loss ({best['train_loss']:.3f}){loss_unit}"
+            + (f" and validation {metric} is {out['val_metric']:.3f} vs training {out['train_metric']:.3f}{metric_unit}" if metric else "")
             + (f"; after it, validation loss stayed within {RISE_FRACTION:.0%} of its best ({last['val_loss']:.3f} at epoch {last['epoch']})." if after else ".")
         )
     out["findings"] = findings

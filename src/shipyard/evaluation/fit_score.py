@@ -33,18 +33,24 @@ class FitScore:
         Per scored part (``train``, ``validation``, ``test``): the task's metrics.
     prepared : Prepared
         The data refitted on this split.
+    decision : dict or None
+        The decision rule chosen on this split's validation rows (:meth:`shipyard.tasks.base.Task.decision`).
     """
 
     network: nn.Module
     training: TrainResult
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     prepared: Any = None
+    decision: dict[str, Any] | None = None
 
 
 def fit_and_score(
     recipe: Recipe, data: Prepared, split: Split, parts: tuple[str, ...] = ("test",), callbacks: list[Callback] | None = None
 ) -> FitScore:
     """Fit the preparation and the network on ``split.train`` (early stopping on ``split.validation``) and score ``parts``.
+
+    Scores follow the run's decision rule (e.g. ``imbalance.threshold``),
+    chosen on ``split.validation`` as the run chooses it.
 
     Parameters
     ----------
@@ -69,7 +75,10 @@ def fit_and_score(
     fold = data.with_split(split)
     fit_preprocessing(recipe, fold)
     network, training = train_network(recipe, fold, callbacks)
+    # The run's decision rule, chosen on this split's validation rows, as the run chooses it on its own.
+    decision = task.decision(recipe, fold, network)
+    threshold = None if decision is None else decision["threshold"]
     scores = {
-        part: task.scores(data.y[getattr(split, part)], task.predict(network, fold.X[part]), data.positive_index) for part in parts
+        part: task.scores(data.y[getattr(split, part)], task.predict(network, fold.X[part]), data.positive_index, threshold) for part in parts
     }
-    return FitScore(network, training, scores, fold)
+    return FitScore(network, training, scores, fold, decision)

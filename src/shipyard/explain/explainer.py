@@ -25,6 +25,7 @@ from shipyard.explain.shap_values import deep_shap, permutation_shap
 from shipyard.schema import Column
 from shipyard.tasks import Task
 
+DEEP = "DeepExplainer (DeepLIFT)"
 ADDITIVITY_TOLERANCE = 1e-3
 """Largest |sum of SHAP values - (output - expected)| accepted from DeepLIFT, relative to max(1, output spread)."""
 
@@ -156,7 +157,7 @@ def explain(
     result["surrogate"] = _surrogate(model, encoder, train, test, names, depth, seed)
     seconds["surrogate"] = time.perf_counter() - tic
     result["seconds"] = seconds
-    result["findings"] = _findings(result)
+    result["findings"] = _findings(result, model.task)
     return result
 
 
@@ -165,18 +166,35 @@ def _shap(model: Model, encoder: RawEncoder, rows: pd.DataFrame, back: pd.DataFr
     matrix, classes, unit = model.task.explained_outputs(model.labels, model.positive_index)
     values = expected = outputs = None
     explainer = "PermutationExplainer on raw columns (model-agnostic)"
+    fallback: dict[str, Any] | None = {
+        "from": DEEP,
+        "reason": "there is no PyTorch network to differentiate (a bundle is explained through its ONNX graph)",
+    }
     if model.network is not None and model.preprocessor is not None:
         X = model.preprocessor.transform(rows).astype(np.float32)
         B = model.preprocessor.transform(back).astype(np.float32)
         mapping = feature_to_column(model.preprocessor, model.schema, X.shape[1])
-        if mapping is not None:
+        if mapping is None:
+            fallback["reason"] = "the preprocessing mixes input columns (e.g. PCA), so attributions of preprocessed features cannot be summed back to raw columns"
+        else:
             values, expected, outputs = deep_shap(model.network, matrix, B, X)
             values = np.einsum("nfo,fc->nco", values, mapping)
-            error = np.abs(values.sum(axis=1) + expected - outputs).max()
-            if error <= ADDITIVITY_TOLERANCE * max(1.0, float(np.ptp(outputs))):
-                explainer = "DeepExplainer (DeepLIFT) on preprocessed features"
-            else:
-                values = None  # an operator DeepLIFT does not support: use the exact model-agnostic explainer
+            error = float(np.abs(values.sum(axis=1) + expected - outputs).max())
+            tolerance = ADDITIVITY_TOLERANCE * max(1.0, float(np.ptp(outputs)))
+            if error <= tolerance:
+                explainer, fallback = f"{DEEP} on preprocessed features", None
+            else:  # an operator DeepLIFT does not support: use the exact model-agnostic explainer
+                values = None
+                fallback = {
+                    "from": DEEP,
+                    "reason": (
+                        f"DeepLIFT's SHAP values did not add up: the largest |sum of SHAP values - (output - expected value)| was {error:.3g}, "
+                        f"above the tolerance {tolerance:.3g}; DeepLIFT's rules cover activation modules it can see, so a functional "
+                        "activation (torch.nn.functional.*) or one activation module used in several places breaks them"
+                    ),
+                    "deep_additivity_error": error,
+                    "tolerance": tolerance,
+                }
 
     if values is None:
         predict, task = model.predict, model.task
@@ -209,6 +227,7 @@ def _shap(model: Model, encoder: RawEncoder, rows: pd.DataFrame, back: pd.DataFr
         "expected_values": expected.tolist(),
         "data": encoder.encode(rows).tolist(),
         "additivity_max_error": error,
+        "fallback": fallback,
     }
     return summary, local_values[:, local_k], float(expected[local_k]), float(local_outputs[local_k]), local_class
 
@@ -230,6 +249,7 @@ def _permutation(model: Model, test: pd.DataFrame, y_test: np.ndarray, names: li
     order = np.argsort(-found.importances_mean)
     return {
         "metric": metric,
+        "measure": f"increase in test {metric} when the column is shuffled (mean over repeats; larger is more important)",
         "repeats": repeats,
         "mean": {names[i]: float(found.importances_mean[i]) for i in range(len(names))},
         "std": {names[i]: float(found.importances_std[i]) for i in range(len(names))},
@@ -263,17 +283,20 @@ def _tree_features(encoder: RawEncoder, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _findings(result: dict[str, Any]) -> list[str]:
+def _findings(result: dict[str, Any], task: Task) -> list[str]:
     out = []
     shap_top = result["shap"]["ranking"][:3]
     out.append(f"Largest mean |SHAP value|: {', '.join(shap_top)}.")
+    fallback = result["shap"].get("fallback")
+    if fallback:
+        out.append(f"SHAP values come from the model-agnostic PermutationExplainer, not {fallback['from']}: {fallback['reason']}.")
     perm = result.get("permutation")
     if perm:
-        out.append(f"Largest permutation importance ({perm['metric']}): {', '.join(perm['ranking'][:3])}.")
+        out.append(f"Largest permutation importance (increase in test {perm['metric']} when the column is shuffled): {', '.join(perm['ranking'][:3])}.")
         agree = len(set(shap_top[:2]) & set(perm["ranking"][:2]))
         if agree < 2:
             out.append("SHAP and permutation importance disagree on the top two columns: correlated columns can share or swap importance.")
     sur = result["surrogate"]
     if sur["fidelity"] < 0.9:
-        out.append(f"The depth-{sur['depth']} surrogate tree reproduces the network only {sur['fidelity']:.1%} of the time; read its rules as a rough summary.")
+        out.append(f"Only a rough summary: {task.describe_fidelity(sur['depth'], sur['fidelity'])}.")
     return out

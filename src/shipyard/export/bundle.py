@@ -2,7 +2,15 @@
 
 The manifest holds the input schema, class labels, metrics, the sha256 of every
 file and the library versions that made it. Reading a bundle verifies every
-hash, so a modified file is refused. No pickle is used anywhere.
+hash, so a modified file is refused, and refuses a file that is missing or that
+the manifest does not list. No pickle is used anywhere.
+
+The manifest is not hashed by itself; the fields of it that change a
+prediction (:data:`PREDICTION_FIELDS`: task, labels, positive label, decision
+threshold, temperature, input schema and accepted range, outputs, model file)
+are also written, as canonical JSON, into the metadata of the hashed ONNX graph
+(:data:`GRAPH_PREDICTION`), and :func:`prediction_mismatch` names any field an
+edit made differ.
 """
 
 from __future__ import annotations
@@ -22,7 +30,44 @@ MANIFEST = "manifest.json"
 GRAPH_LABELS = "shipyard.labels"
 """ONNX metadata key holding the class labels (JSON list of str), checked against the manifest on load."""
 GRAPH_TASK = "shipyard.task"
+GRAPH_PREDICTION = "shipyard.prediction"
+"""ONNX metadata key holding :func:`canonical_json` of the manifest's :data:`PREDICTION_FIELDS`."""
 FORMAT = "shipyard-bundle/1"
+PREDICTION_FIELDS = ("task", "model_file", "inputs", "input_range", "outputs", "labels", "positive_label", "decision", "calibration")
+"""Manifest fields that change what a bundle predicts; each is checked against the copy inside the hashed graph."""
+
+
+def canonical_json(data: Any) -> str:
+    """JSON with sorted keys, no spaces and ASCII only: equal data give equal text."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def prediction_fields(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's :data:`PREDICTION_FIELDS` (absent ones as None)."""
+    return {key: manifest.get(key) for key in PREDICTION_FIELDS}
+
+
+def prediction_mismatch(manifest: dict[str, Any], recorded: str) -> list[str]:
+    """Names of the prediction fields whose manifest value differs from the copy recorded in the graph.
+
+    Parameters
+    ----------
+    manifest : dict
+        The bundle's manifest as read.
+    recorded : str
+        The graph's :data:`GRAPH_PREDICTION` metadata.
+
+    Returns
+    -------
+    list of str
+        Empty when the manifest describes the graph it ships with.
+    """
+    try:
+        then = json.loads(recorded)
+    except json.JSONDecodeError:
+        return list(PREDICTION_FIELDS)
+    now = prediction_fields(manifest)
+    return [key for key in PREDICTION_FIELDS if canonical_json(now.get(key)) != canonical_json(then.get(key))]
 
 
 def sha256_file(path: Path) -> str:
@@ -142,13 +187,42 @@ def read_manifest(path: str | Path, verify: bool = True) -> tuple[Path, dict[str
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{folder / MANIFEST}: not a {FORMAT} manifest", "re-export the bundle with this version of shipyard")
     if verify:
-        for name, entry in manifest.get("files", {}).items():
-            file = folder / name
-            if not file.is_file():
-                raise BundleError(f"{file}: listed in the manifest but missing", "copy the whole bundle folder")
-            if sha256_file(file) != entry["sha256"]:
-                raise BundleError(
-                    f"{file}: sha256 does not match the manifest; the file was modified after export",
-                    "restore the original bundle or re-run the recipe",
-                )
+        verify_files(folder, manifest)
     return folder, manifest
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Check that the bundle holds exactly the files its manifest lists, each with its recorded size and sha256.
+
+    Raises
+    ------
+    BundleError
+        Naming the file: the model file is not listed, a listed file is
+        missing or modified, a name leaves the folder, or a file in the
+        folder is not listed.
+    """
+    where = folder / MANIFEST
+    files = manifest.get("files")
+    restore = "restore the original bundle or re-run the recipe"
+    if not isinstance(files, dict) or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in files.values()):
+        raise BundleError(f"{where}: 'files' must map each file of the bundle to its sha256", restore)
+    model_file = manifest.get("model_file")
+    if not isinstance(model_file, str) or model_file not in files:
+        raise BundleError(f"{folder / str(model_file)}: the model file is not listed in {MANIFEST} with its sha256", restore)
+    root = folder.resolve()
+    for name, entry in files.items():
+        file = (folder / name).resolve()
+        if file == root / MANIFEST or not file.is_relative_to(root):
+            raise BundleError(f"{where}: lists {name!r}, which is not a file inside the bundle", restore)
+        if not file.is_file():
+            raise BundleError(f"{folder / name}: listed in the manifest but missing", "copy the whole bundle folder")
+        if ("bytes" in entry and file.stat().st_size != entry["bytes"]) or sha256_file(file) != entry["sha256"]:
+            raise BundleError(f"{folder / name}: sha256 does not match the manifest; the file was modified after export", restore)
+    listed = {os.path.normpath(name) for name in files}
+    for file in sorted(folder.rglob("*")):
+        name = os.path.normpath(file.relative_to(folder))
+        if (file.is_file() or file.is_symlink()) and name != MANIFEST and name not in listed:
+            raise BundleError(
+                f"{file}: in the bundle but not listed in {MANIFEST}; a bundle holds only the files it lists with their sha256",
+                "remove the file, or re-export the bundle with 'shipyard run'",
+            )

@@ -1,12 +1,16 @@
 """Build one ONNX graph from raw input columns to class probabilities.
 
-The fitted scikit-learn preprocessor is converted with skl2onnx, the network
-with ``torch.onnx.export`` (dynamo exporter), and the two are joined with
-``onnx.compose.merge_models`` after aligning their opset and IR versions.
+The fitted scikit-learn preprocessor is converted with skl2onnx
+(:func:`preprocessing_onnx`), the network with ``torch.onnx.export`` (dynamo
+exporter, :func:`export_network`), and the two are joined with
+``onnx.compose.merge_models`` after aligning their opset and IR versions
+(:func:`merge_pipeline`). The compress stage merges quantized or float16
+networks into the same preprocessing graph the same way.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 
@@ -53,17 +57,84 @@ def build_pipeline_onnx(
     onnx.ModelProto
         Inputs: one per column. Output ``output``: float tensor of shape (batch, n_outputs).
     """
+    return merge_pipeline(preprocessing_onnx(preprocessor, schema, opset), export_network(model, n_features, opset, output))
+
+
+def preprocessing_onnx(preprocessor: ColumnTransformer, schema: list[Column], opset: int = 18) -> onnx.ModelProto:
+    """Convert the fitted preprocessing with skl2onnx: one (batch, 1) input per raw column, one float output.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Inputs named by ``Column.onnx_name`` (float for numeric, string for
+        categorical columns); output (batch, n_features) float.
+    """
     types = [
         (c.onnx_name, FloatTensorType([None, 1]) if c.kind == "numeric" else StringTensorType([None, 1])) for c in schema
     ]
-    pre = convert_sklearn(preprocessor, initial_types=types, target_opset={"": opset, "ai.onnx.ml": 3})
-    net = export_network(model, n_features, opset, output)
-    pre = _align(pre, opset, net.ir_version)
+    return convert_sklearn(preprocessor, initial_types=types, target_opset={"": opset, "ai.onnx.ml": 3})
+
+
+def merge_pipeline(pre: onnx.ModelProto, net: onnx.ModelProto) -> onnx.ModelProto:
+    """Join the preprocessing graph and a network graph (input ``features``) into one checked model.
+
+    Parameters
+    ----------
+    pre : onnx.ModelProto
+        From :func:`preprocessing_onnx` (not modified).
+    net : onnx.ModelProto
+        From :func:`export_network`, or a quantized / float16 version of it
+        (opset imports no node uses, as onnxruntime's tools add, are dropped first).
+
+    Returns
+    -------
+    onnx.ModelProto
+        One opset import per domain, checked with ``onnx.checker.check_model(full_check=True)``.
+    """
+    net = one_opset_per_domain(copy.deepcopy(net), drop_unused=True)
+    # Shape inference (onnxruntime's quantization pre-processing) lists the output among the value infos;
+    # add_prefix would then rename the graph's output with them.
+    outputs = {o.name for o in net.graph.output}
+    kept = [info for info in net.graph.value_info if info.name not in outputs]
+    del net.graph.value_info[:]
+    net.graph.value_info.extend(kept)
+    opset = next(o.version for o in net.opset_import if o.domain in ("", "ai.onnx"))
+    pre = _align(copy.deepcopy(pre), opset, max(net.ir_version, pre.ir_version))
+    net.ir_version = pre.ir_version
     net = compose.add_prefix(net, "net/", rename_inputs=True, rename_outputs=False)
     merged = compose.merge_models(pre, net, io_map=[(pre.graph.output[0].name, f"net/{FEATURES}")])
+    # merge_models lists the default domain once per model; onnxruntime's quantizers then fail
+    # ("Failed to find proper ai.onnx domain"): keep one entry per domain.
+    one_opset_per_domain(merged)
     merged.producer_name = "shipyard"
     onnx.checker.check_model(merged, full_check=True)
     return merged
+
+
+def one_opset_per_domain(model: onnx.ModelProto, drop_unused: bool = False) -> onnx.ModelProto:
+    """List each operator-set domain once in ``opset_import`` (the highest version), in place; ``drop_unused`` also drops domains no node uses.
+
+    ``onnx.compose.merge_models`` concatenates the two models' imports, so the
+    default domain appeared twice (``[("ai.onnx.ml", 1), ("", 18), ("", 18)]``);
+    ``onnx.checker`` accepts that, but tools that look the domain up (e.g.
+    onnxruntime's ``quantize_dynamic``: "Failed to find proper ai.onnx
+    domain") refuse the graph. ``"ai.onnx"`` is the default domain ``""``.
+
+    Returns
+    -------
+    onnx.ModelProto
+        ``model`` itself.
+    """
+    used = {"" if n.domain == "ai.onnx" else n.domain for n in model.graph.node} | {""}
+    versions: dict[str, int] = {}
+    for entry in model.opset_import:
+        domain = "" if entry.domain == "ai.onnx" else entry.domain
+        if drop_unused and domain not in used:
+            continue
+        versions[domain] = max(versions.get(domain, 0), entry.version)
+    del model.opset_import[:]
+    model.opset_import.extend(onnx.helper.make_opsetid(domain, version) for domain, version in versions.items())
+    return model
 
 
 def export_network(model: nn.Module, n_features: int, opset: int, output: str) -> onnx.ModelProto:

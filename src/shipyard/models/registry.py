@@ -16,10 +16,12 @@ from typing import Literal
 from torch import nn
 
 from shipyard.models.mlp import MLP
+from shipyard.models.pruning import prune_mlp, prune_resnet
 from shipyard.models.resnet import ResNet
 from shipyard.models.specs import MODEL_SPECS, MLPSpec, ModelSpec, ResNetSpec
 
 Builder = Callable[[ModelSpec, int, int], nn.Module]
+Pruner = Callable[[nn.Module, ModelSpec, float], tuple[nn.Module, ModelSpec]]
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,17 @@ class ModelKind:
     input : {"tabular"}
         The preprocessed input the network takes (a float matrix of the
         preprocessed features for ``tabular``).
+    prune : callable or None
+        ``prune(network, spec, amount) -> (network, spec)``: structured pruning that removes a
+        fraction ``amount`` of hidden units and returns a smaller network of the same kind
+        with its spec (:mod:`shipyard.models.pruning`); None when the kind cannot be pruned.
     """
 
     type: str
     spec: type[ModelSpec]
     build: Builder
     input: Literal["tabular"] = "tabular"
+    prune: Pruner | None = None
 
 
 _KINDS: dict[str, ModelKind] = {}
@@ -101,13 +108,14 @@ def build_model(spec: ModelSpec, n_features: int, n_outputs: int) -> nn.Module:
 
 
 register_model_kind(
-    ModelKind("mlp", MLPSpec, lambda s, n_in, n_out: MLP(n_in, n_out, s.hidden_sizes, s.dropout, s.activation))
+    ModelKind("mlp", MLPSpec, lambda s, n_in, n_out: MLP(n_in, n_out, s.hidden_sizes, s.dropout, s.activation), prune=prune_mlp)
 )
 register_model_kind(
     ModelKind(
         "resnet",
         ResNetSpec,
         lambda s, n_in, n_out: ResNet(n_in, n_out, s.n_blocks, s.d_block, s.d_hidden_multiplier, s.dropout1, s.dropout2),
+        prune=prune_resnet,
     )
 )
 

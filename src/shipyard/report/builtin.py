@@ -23,6 +23,7 @@ from shipyard.evaluation.curves import (  # noqa: E402
     threshold_curve,
 )
 from shipyard.evaluation.leaderboard import NETWORK, TITLES  # noqa: E402
+from shipyard.report.findings import test_rows_sentence  # noqa: E402
 from shipyard.report.sections import (  # noqa: E402
     Figure,
     ReportContext,
@@ -131,7 +132,7 @@ def metrics_section(ctx: ReportContext) -> Section | None:
     ci = metrics.get("test_ci", {})
     boot = metrics.get("bootstrap", {})
     rows = [[name, format_ci(ci.get(name) or {"value": value}, 4)] for name, value in metrics["test"].items()]
-    text = f"{metrics['split']['test']} test rows, never seen in training or model selection."
+    text = test_rows_sentence(ctx)
     if boot.get("samples"):
         text += f" Intervals: {boot['confidence']:.0%} percentile bootstrap over {boot['samples']} resamples of the test rows (seed {boot['seed']})."
     return Section(paragraphs=[text], tables=[Table(["metric", "network"], rows)])
@@ -168,7 +169,7 @@ def confusion_section(ctx: ReportContext) -> Section | None:
     if not ctx.task.has_classes or ctx.predictions is None:
         return None
     y, proba, labels = _class_proba(ctx)
-    cm = np.array(normalized_confusion(y, proba))
+    cm = np.array(normalized_confusion(y, proba, _positive_index(ctx), (ctx.metrics.get("decision") or {}).get("threshold")))
     counts = np.array(ctx.metrics.get("confusion_matrix", np.zeros_like(cm)))
     size = 1.0 + 0.7 * len(labels)
     fig, ax = plt.subplots(figsize=(size + 1.5, size))
@@ -213,10 +214,12 @@ def curves_section(ctx: ReportContext) -> Section | None:
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for key in ("precision", "recall", "f1", "accuracy"):
             ax.plot(th["threshold"], th[key], label=key)
-        ax.axvline(0.5, color="grey", linestyle="--")
+        used = (ctx.metrics.get("decision") or {}).get("threshold")
+        ax.axvline(0.5 if used is None else used, color="grey", linestyle="--")
         ax.set(xlabel=f"threshold on p({labels[1 if pos is None else pos]})", ylabel="metric", ylim=(0, 1.02))
         ax.legend()
-        section.figures.append(Figure.from_matplotlib(fig, "Test metrics against the decision threshold (dashed: the 0.5 the bundle uses)."))
+        rule = "arg-max, i.e. 0.5" if used is None else f"the tuned {used:.4f}"
+        section.figures.append(Figure.from_matplotlib(fig, f"Test metrics against the decision threshold (dashed: the threshold the bundle and every reported metric use, {rule})."))
     return section
 
 
@@ -249,6 +252,8 @@ def calibration_section(ctx: ReportContext) -> Section | None:
             f"{temp['validation_nll_after']:.4f} and the validation ECE from {temp['validation_ece_before']:.4f} to {temp['validation_ece_after']:.4f}; "
             "the test numbers here are of the calibrated network the bundle serves."
         )
+        if temp.get("warning"):
+            paragraphs.append(f"Warning: {temp['warning']}.")
     else:
         paragraphs.append("No temperature scaling (evaluate.calibration.temperature_scaling: false); the bundle serves the network's own probabilities.")
     return Section(paragraphs=paragraphs, tables=[Table(["measure", "value", "meaning"], rows)], figures=[Figure.from_matplotlib(fig, "Reliability diagram of the test rows and how many rows fall in each bin.")])
@@ -260,6 +265,40 @@ def _shap_bar(names: list[str], values: list[float], title: str, xlabel: str, er
     ax.invert_yaxis()
     ax.set(title=title, xlabel=xlabel)
     return fig
+
+
+def waterfall_figure(local: dict[str, Any], columns: list[str]) -> Any:
+    """SHAP's waterfall plot of one explained row, its bars labelled ``value = column`` as SHAP labels them.
+
+    Numeric values are given as numbers, categories as their text and
+    missing values as "missing", so a categorical row reads ``Torgersen =
+    island``, never ``nan = island = Torgersen``.
+
+    Parameters
+    ----------
+    local : dict
+        ``explain.json``'s ``local``: ``values`` (n_columns,), ``expected_value``, ``data`` (n_columns,).
+    columns : list of str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import shap
+
+    data = np.array([_shown(v) for v in local["data"]], dtype=object)
+    one = shap.Explanation(
+        values=np.asarray(local["values"], dtype=float), base_values=float(local["expected_value"]), data=data, feature_names=list(columns)
+    )
+    plt.figure()
+    shap.plots.waterfall(one, max_display=12, show=False)
+    return plt.gcf()
+
+
+def _shown(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return "missing"
+    return value if isinstance(value, (int, float)) else str(value)
 
 
 def _which(local: dict[str, Any]) -> str:
@@ -284,6 +323,9 @@ def explanations_section(ctx: ReportContext) -> Section | None:
             f"{len(sh['columns'])} input columns (one-hot groups included). Additivity: the largest |sum of SHAP values - "
             f"(output - expected value)| over the explained rows is {sh['additivity_max_error']:.2e}."
         )
+        fallback = sh.get("fallback")
+        if fallback:
+            section.paragraphs.append(f"Why not {fallback['from']}: {fallback['reason']}.")
         section.figures.append(Figure.from_matplotlib(_shap_bar(ranking, [sh["mean_abs"][c] for c in ranking], "global importance", "mean |SHAP value|"), "Mean absolute SHAP value per input column."))
         explanation = shap.Explanation(
             values=np.asarray(sh["values"], dtype=float),
@@ -296,15 +338,7 @@ def explanations_section(ctx: ReportContext) -> Section | None:
         section.figures.append(Figure.from_matplotlib(plt.gcf(), "Beeswarm: each dot is a test row; colour is the column's value (categories as codes)."))
         local = ex.get("local")
         if local:
-            one = shap.Explanation(
-                values=np.asarray(local["values"], dtype=float),
-                base_values=float(local["expected_value"]),
-                data=np.asarray([v if isinstance(v, (int, float)) and v is not None else np.nan for v in local["data"]], dtype=float),
-                feature_names=[c if isinstance(v, (int, float)) or v is None else f"{c} = {v}" for c, v in zip(sh["columns"], local["data"])],
-            )
-            plt.figure()
-            shap.plots.waterfall(one, max_display=12, show=False)
-            section.figures.append(Figure.from_matplotlib(plt.gcf(), f"Local explanation of {_which(local)} (true: {local.get('true', 'unknown')}, predicted: {local.get('predicted')})."))
+            section.figures.append(Figure.from_matplotlib(waterfall_figure(local, sh["columns"]), f"Local explanation of {_which(local)} (true: {local.get('true', 'unknown')}, predicted: {local.get('predicted')})."))
             order = np.argsort(-np.abs(local["values"]))[:top]
             section.tables.append(
                 Table(["column", "value", "SHAP value"], [[sh["columns"][i], local["data"][i], f"{local['values'][i]:+.4f}"] for i in order], f"{_which(local).capitalize()}: output {local['output']:.4f} = expected {local['expected_value']:.4f} + sum of SHAP values")
@@ -314,15 +348,15 @@ def explanations_section(ctx: ReportContext) -> Section | None:
         ranking = perm["ranking"][:top]
         section.figures.append(
             Figure.from_matplotlib(
-                _shap_bar(ranking, [perm["mean"][c] for c in ranking], "permutation importance", f"drop in {perm['metric']}", [perm["std"][c] for c in ranking]),
-                f"Drop in test {perm['metric']} when a column is shuffled ({perm['repeats']} repeats; bars: standard deviation).",
+                _shap_bar(ranking, [perm["mean"][c] for c in ranking], "permutation importance", f"increase in {perm['metric']}", [perm["std"][c] for c in ranking]),
+                f"Increase in test {perm['metric']} when a column is shuffled ({perm['repeats']} repeats; bars: standard deviation).",
             )
         )
     sur = ex.get("surrogate")
     if sur:
         section.paragraphs.append(
-            f"Global surrogate: a decision tree of depth {sur['depth']} fitted to the network's predictions on the training rows "
-            f"agrees with the network on {sur['fidelity']:.1%} of the test rows ({sur['fidelity_metric']})."
+            f"Global surrogate: a decision tree of depth {sur['depth']} fitted to the network's predictions on the training rows. "
+            f"{ctx.task.describe_fidelity(sur['depth'], sur['fidelity'])} ({sur['fidelity_metric']})."
         )
         section.preformatted.append(sur["rules"])
     return section
@@ -355,11 +389,20 @@ def cv_section(ctx: ReportContext) -> Section | None:
     if not cv:
         return None
     names = list(cv["mean"])
-    rows = [[n, f"{cv['mean'][n]:.4f} ± {cv['std'][n]:.4f}"] + [f"{f['metrics'][n]:.4f}" for f in cv["folds"]] for n in names]
+    rows = [[n, f"{_num(cv['mean'][n])} ± {_num(cv['std'][n])}"] + [_num(f["metrics"][n]) for f in cv["folds"]] for n in names]
     header = ["metric", "mean ± std"] + [f"fold {f['fold']}" for f in cv["folds"]]
     grouped = f", grouped by '{cv['grouped_by']}' (no group straddles folds)" if cv.get("grouped_by") else ""
     text = (
         f"{cv['k']}-fold cross-validation over all rows{grouped}: in each fold the imputers, scalers, encoders and the network "
         "are refitted on that fold's training rows only (validation rows for early stopping are carved from them)."
     )
-    return Section(paragraphs=[text], tables=[Table(header, rows, "std across folds (ddof=1)")])
+    return Section(
+        findings=list(cv.get("findings", [])),
+        paragraphs=[text],
+        tables=[Table(header, rows, "std across folds (ddof=1), over the folds where the metric is defined; n/a: undefined in that fold")],
+    )
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    """A metric value, or n/a where it is undefined (null in the JSON)."""
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"

@@ -14,7 +14,7 @@ from shipyard.report.sections import ReportContext, Section, registered_sections
 from shipyard.report.template import TEMPLATE
 
 REPORT = "report.html"
-SECTION_MODULES = ("shipyard.report.builtin", "shipyard.report.robustness")
+SECTION_MODULES = ("shipyard.report.findings", "shipyard.report.builtin", "shipyard.report.compression", "shipyard.report.robustness")
 """Modules whose import registers report sections; a stage with its own section adds its module here."""
 
 
@@ -48,6 +48,18 @@ def build_sections(path: Path) -> list[Section]:
     return sections
 
 
+def run_status_note(record: dict) -> str:
+    """The banner of a run that is not complete ('' for a complete one): what its status is and why."""
+    status = record.get("status")
+    if status == "complete":
+        return ""
+    if status == "running":
+        return "This run is still running: the sections show only what it has written so far."
+    why = record.get("error") or "no reason recorded"
+    kind = "was killed" if record.get("killed") else "failed"
+    return f"This run is incomplete: it {kind} ({why}). The sections show only what it wrote before; it never became 'latest'."
+
+
 def build_report(run_path: str | Path) -> Path:
     """Write ``report.html`` into a run directory.
 
@@ -78,6 +90,7 @@ def build_report(run_path: str | Path) -> Path:
     html = env.from_string(TEMPLATE).render(
         name=ctx.recipe.get("name", run.path.parent.name),
         run=run.path.name,
+        status=run_status_note(run.read_json("run.json")),
         task=ctx.task.name,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         version=__version__,

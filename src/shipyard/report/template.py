@@ -28,7 +28,8 @@ pre { background: #f6f8fa; padding: 0.6rem; overflow-x: auto; font-size: 0.8rem;
 <header>
 <h1>{{ name }}</h1>
 <p>Run <code>{{ run }}</code> · task: {{ task }} · report built {{ created }} by Shipyard {{ version }}</p>
-<nav><ol>{% for s in sections %}<li><a href="#{{ s.id }}">{{ s.title }}</a></li>{% endfor %}</ol></nav>
+{% if status %}<p class="failure" id="run-status">{{ status }}</p>
+{% endif %}<nav><ol>{% for s in sections %}<li><a href="#{{ s.id }}">{{ s.title }}</a></li>{% endfor %}</ol></nav>
 </header>
 {% for s in sections %}
 <section class="report-section{% if s.failed %} section-failed{% endif %}" id="{{ s.id }}"{% if s.failed %} data-failed="true"{% endif %}>

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from shipyard.evaluation.calibration import expected_calibration_error, fit_temperature
+from shipyard.evaluation.calibration import TEMPERATURE_BOUNDS, expected_calibration_error, fit_temperature
 from shipyard.models.wrappers import TemperatureScaled
 from shipyard.recipe import Recipe
 from shipyard.stages.base import RunContext, Stage, register_stage
@@ -47,18 +47,46 @@ def temperature_scale(network: torch.nn.Module, X_val: np.ndarray, y_val: np.nda
     -------
     (nn.Module, dict)
         The wrapped network and ``{"temperature", "validation_nll_before", "validation_nll_after",
-        "validation_ece_before", "validation_ece_after"}``.
+        "validation_ece_before", "validation_ece_after"}``, plus ``warning`` when the fit stopped at a bound.
+
+    Notes
+    -----
+    On a validation split the network separates perfectly (every row right,
+    with a margin), the NLL keeps falling as T goes to 0: the fit stops at the
+    lower bound (T = 0.05) and would make every probability more extreme than
+    the network's own, which the validation rows cannot justify and the test
+    rows usually punish. The temperature is then left at T = 1 (the
+    network's own probabilities) and the result carries a warning; a fit
+    stopping at the upper bound (T = 20: nearly uniform probabilities) is kept
+    and warned about.
     """
     with torch.no_grad():
         logits = network(torch.from_numpy(X_val)).numpy().astype(np.float64)
     temperature = fit_temperature(logits, y_val)
-    info = {
+    low, high = TEMPERATURE_BOUNDS
+    warning = None
+    if temperature <= low * 1.01:
+        right = int((logits.argmax(axis=1) == y_val).sum())
+        warning = (
+            f"temperature scaling stopped at its lower bound (T = {low:g}): the network separates the {len(y_val)} validation rows "
+            f"({right} classified right), so a lower temperature always looks better there; T = 1 is kept instead of making every "
+            "probability more extreme"
+        )
+        temperature = 1.0
+    elif temperature >= high / 1.01:
+        warning = (
+            f"temperature scaling stopped at its upper bound (T = {high:g}): on the validation split the network's probabilities "
+            "carry almost no information, and calibration flattens them to nearly uniform"
+        )
+    info: dict[str, Any] = {
         "temperature": temperature,
         "validation_nll_before": _nll(logits, y_val),
         "validation_nll_after": _nll(logits / temperature, y_val),
         "validation_ece_before": expected_calibration_error(y_val, _softmax(logits), bins),
         "validation_ece_after": expected_calibration_error(y_val, _softmax(logits / temperature), bins),
     }
+    if warning:
+        info["warning"] = warning
     return TemperatureScaled(network, temperature).eval(), info
 
 

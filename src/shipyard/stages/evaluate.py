@@ -14,7 +14,7 @@ import pandas as pd
 
 from shipyard.data.prepared import Prepared
 from shipyard.evaluation.bootstrap import resample_weights
-from shipyard.evaluation.cv import check_cv, cross_validate
+from shipyard.evaluation.cv import check_cv, compare_holdout, cross_validate
 from shipyard.evaluation.diagnosis import diagnose
 from shipyard.evaluation.leaderboard import NETWORK, leaderboard
 from shipyard.evaluation.learning_curve import learning_curve
@@ -27,8 +27,20 @@ PREDICTIONS = "predictions.csv"
 """Test-row predictions of the network and baselines, written to the run directory (read by the report)."""
 
 
-def assess(recipe: Recipe, task: Task, y_test: np.ndarray, predictions: dict[str, np.ndarray], positive_index: int | None = None) -> dict[str, Any]:
+def assess(
+    recipe: Recipe,
+    task: Task,
+    y_test: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    positive_index: int | None = None,
+    threshold: float | None = None,
+    verdict_metrics: list[str] | None = None,
+) -> dict[str, Any]:
     """Bootstrap CIs of the network's test metrics and, with baselines, the leaderboard.
+
+    ``threshold`` is the network's decision threshold (the bundle's), so
+    ``test_ci`` and the leaderboard score the decisions ``test`` and the
+    server make; ``verdict_metrics`` as :func:`~shipyard.evaluation.leaderboard.leaderboard`.
 
     Returns
     -------
@@ -39,7 +51,7 @@ def assess(recipe: Recipe, task: Task, y_test: np.ndarray, predictions: dict[str
     spec = recipe.evaluate.bootstrap
     seed = recipe.seed if spec.seed is None else spec.seed
     weights = resample_weights(len(y_test), spec.samples, seed)
-    board = leaderboard(task, y_test, predictions, weights, spec.confidence, positive_index)
+    board = leaderboard(task, y_test, predictions, weights, spec.confidence, positive_index, {NETWORK: threshold}, verdict_metrics)
     test_ci = board["models"][NETWORK]  # low/high are NaN (null in JSON) when samples is 0
     out: dict[str, Any] = {"test_ci": test_ci, "bootstrap": {"samples": spec.samples, "confidence": spec.confidence, "seed": seed}}
     if len(predictions) > 1:
@@ -64,6 +76,12 @@ def write_predictions(run_dir: RunDir, rows: np.ndarray, y_true: np.ndarray, pre
 def evaluate(recipe: Recipe, task: Task, data: Prepared, network: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The network's test metrics, their bootstrap CIs and the leaderboard of baselines on the same split.
 
+    Parameters
+    ----------
+    network : nn.Module or ModelOutputs
+        The finished network, or any model's outputs (:mod:`shipyard.evaluation.outputs`,
+        e.g. a compressed ONNX variant on the raw rows): scored by the same code.
+
     Returns
     -------
     (dict, dict)
@@ -75,7 +93,8 @@ def evaluate(recipe: Recipe, task: Task, data: Prepared, network: Any) -> tuple[
     y_test = data.y[data.split.test]
     if recipe.evaluate.baseline:
         predictions.update(task.baselines(data.X["train"], data.y[data.split.train], data.X["test"], recipe.seed, data))
-    metrics.update(assess(recipe, task, y_test, predictions, data.positive_index))
+    threshold = (metrics.get("decision") or {}).get("threshold")
+    metrics.update(assess(recipe, task, y_test, predictions, data.positive_index, threshold, task.verdict_metrics(data.y[data.split.train])))
     if recipe.evaluate.baseline:
         first = next(name for name in predictions if name != NETWORK)
         metrics["baseline"] = {k: v["value"] for k, v in metrics["baselines"]["models"][first].items()}
@@ -102,10 +121,11 @@ class EvaluateStage(Stage):
         if "temperature_scaling" in ctx.extras:
             metrics["calibration"]["temperature_scaling"] = ctx.extras["temperature_scaling"]
         training = ctx.training
-        metrics["diagnosis"] = diagnose(training.history, training.best_epoch)
+        metrics["diagnosis"] = diagnose(training.history, training.best_epoch, task.history_units())
         if recipe.evaluate.cv:
             ctx.console.log(f"{recipe.evaluate.cv}-fold cross-validation (preparation and network refitted in each fold)")
             metrics["cv"] = cross_validate(recipe, data)
+            metrics["cv"]["holdout"] = compare_holdout(metrics["cv"], metrics["test"], task.primary_metric)
         if recipe.evaluate.learning_curve:
             ctx.console.log("learning curve (network retrained on fractions of the training rows)")
             metrics["learning_curve"] = learning_curve(recipe, data, recipe.evaluate.learning_curve)

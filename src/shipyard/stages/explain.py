@@ -88,11 +88,11 @@ def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int,
     DataError
         If ``target`` is not a column of ``data`` or holds labels the bundle does not know.
     """
-    from shipyard.data.loading import load_table
+    from shipyard.data.loading import load_records
     from shipyard.predictor import Predictor
 
     predictor = Predictor(bundle)
-    frame = load_table(str(data))
+    frame = load_records(data, predictor.schema, role="--data")
     task = predictor.task
     labels = [str(v) for v in predictor.labels] or None
     y = None

@@ -1,4 +1,11 @@
-"""Export stage: the ONNX pipeline (preprocessing + network + the task's head), its parity check, and the bundle."""
+"""Export stage: the ONNX pipeline (preprocessing + network + the task's head), its parity check, and the bundle.
+
+Parity is checked on the test rows (every output within
+``export.parity_tolerance``) and on probe records built on purpose
+(:mod:`shipyard.export.probes`: missing values, unseen and infrequent
+categories, the training range and the accepted limits, boolean spellings),
+where any change of the predicted class fails the export.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,13 @@ import onnxruntime as ort
 from torch import nn
 
 from shipyard.data.prepared import Prepared
+from shipyard.jsonsafe import finite
 from shipyard.errors import ShipyardError
-from shipyard.export.bundle import GRAPH_LABELS, GRAPH_TASK, write_bundle
+from shipyard.export.bundle import GRAPH_LABELS, GRAPH_PREDICTION, GRAPH_TASK, canonical_json, prediction_fields, write_bundle
 from shipyard.export.onnx_graph import build_pipeline_onnx
+from shipyard.export.probes import probe_records
 from shipyard.recipe import Recipe
-from shipyard.schema import onnx_feed
+from shipyard.schema import MISSING_RULE, coerce, missing_numeric_rule, onnx_feed
 from shipyard.stages.base import RunContext, Stage, register_stage
 from shipyard.tasks import get_task
 
@@ -25,25 +34,92 @@ class ParityError(ShipyardError):
     """The exported ONNX pipeline does not reproduce the PyTorch pipeline."""
 
 
-def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[str, Any], bundle: Path) -> dict[str, float]:
-    """Export the ONNX pipeline, check parity on the test split, and write the bundle.
+def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[str, Any], bundle: Path) -> dict[str, Any]:
+    """Export the ONNX pipeline, check parity on the test split and on probe records, and write the bundle.
 
     Returns
     -------
     dict
-        ``max_abs_diff``, ``tolerance`` and ``rows`` of the parity check.
+        ``max_abs_diff``, ``tolerance`` and ``rows`` of the test rows, and
+        ``probes``: ``rows``, ``max_abs_diff`` (largest probability or value
+        difference), ``max_rel_diff`` (relative to max(1, |PyTorch output|)),
+        ``flips`` (probes whose decided class differs), ``non_finite`` (probes
+        whose output is not finite in both) and ``flipped`` (what the flipped
+        probes probe).
 
     Raises
     ------
     ParityError
         If onnxruntime's outputs differ from PyTorch's by more than the task's
-        parity tolerance (``export.parity_tolerance``) on any test row.
+        parity tolerance (``export.parity_tolerance``) on any test row, or if
+        the decided class (or the finiteness of the output) of any probe differs.
     """
     task = get_task(recipe.task)
     onnx_model = build_pipeline_onnx(prepared.preprocessor, prepared.schema, task.export_head(model), prepared.n_features, recipe.export.opset, task.output)
-    # The labels and task also travel inside the hashed graph, so an edited manifest cannot relabel the outputs.
-    onnx.helper.set_model_props(onnx_model, {GRAPH_LABELS: json.dumps([str(label) for label in prepared.labels]), GRAPH_TASK: task.name})
-    payload = onnx_model.SerializeToString()
+    parity = check_parity(recipe, prepared, model, graph_payload(onnx_model, prepared, task.name))
+    session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    parity["probes"] = probe_parity(recipe, prepared, model, session, metrics)
+    if parity["probes"]["flips"]:
+        probes = parity["probes"]
+        raise ParityError(
+            f"export: ONNX and PyTorch decide differently on {probes['flips']} of {probes['rows']} probe records "
+            f"({'; '.join(probes['flipped'][:3])})",
+            "report this with the recipe: the bundle would not predict what the network predicts on such records",
+        )
+    manifest = bundle_manifest(recipe, prepared, metrics, parity)
+    write_bundle(bundle, {"model.onnx": seal_graph(onnx_model, manifest)}, manifest)
+    return parity
+
+
+def graph_payload(onnx_model: onnx.ModelProto, prepared: Prepared, task_name: str) -> bytes:
+    """The serialized graph, with the labels and task recorded inside it (enough to run and check it).
+
+    A bundle's graph is sealed with :func:`seal_graph` instead, which records every prediction field.
+    """
+    onnx.helper.set_model_props(onnx_model, {GRAPH_LABELS: json.dumps([str(label) for label in prepared.labels]), GRAPH_TASK: task_name})
+    return onnx_model.SerializeToString()
+
+
+def seal_graph(graph: onnx.ModelProto | bytes, manifest: dict[str, Any]) -> bytes:
+    """The bundle's graph with the labels, the task and every other field that changes a prediction recorded inside it.
+
+    They travel inside the hashed graph, so an edited manifest cannot relabel
+    the outputs, move the threshold or widen the accepted range
+    (:func:`shipyard.export.bundle.prediction_mismatch` checks them on load).
+
+    Parameters
+    ----------
+    graph : onnx.ModelProto or bytes
+        The graph (serialized or not).
+    manifest : dict
+        The bundle's manifest fields (:func:`bundle_manifest`).
+    """
+    model = onnx.load_from_string(graph) if isinstance(graph, bytes) else graph
+    onnx.helper.set_model_props(
+        model,
+        {
+            GRAPH_LABELS: json.dumps([str(label) for label in manifest["labels"]]),
+            GRAPH_TASK: manifest["task"],
+            GRAPH_PREDICTION: canonical_json(json.loads(json.dumps(prediction_fields(manifest)))),
+        },
+    )
+    return model.SerializeToString()
+
+
+def check_parity(recipe: Recipe, prepared: Prepared, model: nn.Module, payload: bytes) -> dict[str, Any]:
+    """Compare an exported pipeline (raw test rows through onnxruntime) with the PyTorch network (preprocessed rows).
+
+    Returns
+    -------
+    dict
+        ``max_abs_diff``, ``tolerance`` (the task's, from ``export.parity_tolerance``) and ``rows``.
+
+    Raises
+    ------
+    ParityError
+        If any test row's outputs differ by more than the tolerance.
+    """
+    task = get_task(recipe.task)
     session = ort.InferenceSession(payload, providers=["CPUExecutionProvider"])
     test_input = prepared.model_input.iloc[prepared.split.test]
     (onnx_output,) = session.run([task.output], onnx_feed(test_input, prepared.schema))
@@ -55,12 +131,33 @@ def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[s
             f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the test split (tolerance {tolerance:g})",
             "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
         )
-    parity = {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(test_input))}
-    manifest = {
+    return {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(test_input))}
+
+
+def bundle_manifest(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
+    """The manifest fields of a bundle (``write_bundle`` adds the files, versions and format).
+
+    Parameters
+    ----------
+    metrics : dict
+        The model's ``test`` metrics, ``positive_label``, ``decision`` and ``calibration`` (as ``metrics.json``).
+    parity : dict
+        Its parity check.
+
+    Returns
+    -------
+    dict
+        JSON-ready: an undefined metric (NaN, e.g. the precision of a model
+        that never predicts the positive class) is null, as in ``metrics.json``.
+    """
+    task = get_task(recipe.task)
+    return finite({
         "name": recipe.name,
         "task": task.name,
         "model_file": "model.onnx",
         "inputs": [c.to_dict() for c in prepared.schema],
+        "input_range": {"margin": recipe.export.input_range_margin},
+        "missing_values": {"numeric": missing_numeric_rule(recipe.prepare.numeric_imputer), "categorical": MISSING_RULE},
         "outputs": task.manifest_outputs(prepared),
         "labels": prepared.labels,
         "positive_label": metrics.get("positive_label"),
@@ -70,9 +167,45 @@ def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[s
         "calibration": {"temperature": (metrics.get("calibration", {}).get("temperature_scaling") or {}).get("temperature")},
         "preprocessing": prepared.steps,
         "decision": metrics.get("decision"),
+    })
+
+
+def probe_parity(recipe: Recipe, prepared: Prepared, model: nn.Module, session: ort.InferenceSession, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Compare the ONNX graph with the PyTorch pipeline on the probe records of :func:`shipyard.export.probes.probe_records`.
+
+    Both sides get the same coerced records (the request path's coercion);
+    classes are decided by the bundle's rule (arg-max, or the tuned threshold).
+
+    Returns
+    -------
+    dict
+        ``rows``, ``max_abs_diff``, ``max_rel_diff``, ``flips``, ``non_finite``, ``flipped``.
+    """
+    task = get_task(recipe.task)
+    train_input = prepared.model_input.iloc[prepared.split.train]
+    raw, kinds = probe_records(prepared.schema, train_input, recipe.export.input_range_margin, recipe.prepare.min_frequency)
+    probe_input = coerce(raw, prepared.schema, "export probes")
+    (onnx_output,) = session.run([task.output], onnx_feed(probe_input, prepared.schema))
+    onnx_output = np.asarray(task.shape_output(onnx_output), dtype=np.float64)
+    X = np.asarray(prepared.preprocessor.transform(probe_input), dtype=np.float32)
+    torch_output = np.asarray(task.predict(model, X), dtype=np.float64)
+    rows = lambda out: np.isfinite(out).reshape(len(out), -1).all(axis=1)  # noqa: E731
+    finite_onnx, finite_torch = rows(onnx_output), rows(torch_output)
+    both = finite_onnx & finite_torch
+    diff = np.abs(onnx_output - torch_output).reshape(len(raw), -1)[both]
+    scale = np.maximum(1.0, np.abs(torch_output).reshape(len(raw), -1)[both])
+    flipped = finite_onnx != finite_torch
+    if task.has_classes:
+        decided = lambda out: task.decisions(out, prepared.labels, prepared.positive_index, (metrics.get("decision") or {}).get("threshold"))  # noqa: E731
+        flipped |= both & (decided(onnx_output) != decided(torch_output))
+    return {
+        "rows": int(len(raw)),
+        "max_abs_diff": float(diff.max()) if diff.size else 0.0,
+        "max_rel_diff": float((diff / scale).max()) if diff.size else 0.0,
+        "flips": int(flipped.sum()),
+        "non_finite": int((~finite_onnx & ~finite_torch).sum()),
+        "flipped": [kinds[i] for i in np.flatnonzero(flipped)],
     }
-    write_bundle(bundle, {"model.onnx": payload}, manifest)
-    return parity
 
 
 @register_stage

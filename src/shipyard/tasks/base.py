@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from shipyard.data.prepared import Prepared
+    from shipyard.evaluation.outputs import ModelOutputs
     from shipyard.recipe import Recipe
 
 
@@ -139,9 +140,24 @@ class Task(ABC):
     def train_metric(self, prepared: "Prepared") -> tuple[str, Any]:
         """Name and function ``(output, target) -> float`` reported per epoch (in the target's units)."""
 
+    def history_units(self) -> dict[str, str]:
+        """What the per-epoch ``loss`` and metric of ``history.json`` are measured in (named in the overfitting diagnosis). Default: nothing to add."""
+        return {}
+
     @abstractmethod
     def fit_targets(self, prepared: "Prepared") -> tuple[np.ndarray, np.ndarray]:
         """Targets of the rows the network is fitted on (``prepared.y_fit``) and of the validation rows, as trained on."""
+
+    @abstractmethod
+    def distillation_loss(self, recipe: "Recipe", prepared: "Prepared", temperature: float, alpha: float) -> "nn.Module":
+        """The loss that trains a student on the teacher's outputs and the true targets (Hinton et al. 2015).
+
+        Returns
+        -------
+        nn.Module
+            ``loss(output (batch, n_outputs), target (batch,), teacher_output (batch, n_outputs)) -> scalar``;
+            outputs are in the space the network is trained in (logits, or standardised values).
+        """
 
     def finish(self, network: "nn.Module", prepared: "Prepared") -> "nn.Module":
         """The trained network as evaluated and exported (e.g. rescaled to the target's units). Default: unchanged."""
@@ -162,20 +178,50 @@ class Task(ABC):
         """Point metrics of outputs against the truth (scikit-learn's implementations)."""
 
     @abstractmethod
-    def bootstrap_scores(self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
-        """The same metrics over every bootstrap resample (rows of ``weights``)."""
+    def bootstrap_scores(
+        self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, np.ndarray]:
+        """The same metrics over every bootstrap resample (rows of ``weights``), with the same decision rule as :meth:`scores`."""
+
+    def decision(self, recipe: "Recipe", prepared: "Prepared", model: Any) -> dict[str, Any] | None:
+        """The decision rule chosen on the validation rows (e.g. a tuned threshold), or None for the task's default.
+
+        ``model`` is a network or a :class:`~shipyard.evaluation.outputs.ModelOutputs`.
+
+        The one rule behind every number that depends on decided predictions:
+        test metrics and their bootstrap, the confusion matrix, the
+        leaderboard, cross-validation folds, the bundle and the server.
+        Default: None (arg-max, or the value itself).
+        """
+        return None
+
+    def verdict_metrics(self, y_train: np.ndarray) -> list[str]:
+        """The metrics the leaderboard's verdicts compare models on (the first ranks them). Default: the primary metric."""
+        return [self.primary_metric]
 
     @abstractmethod
     def baselines(self, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, seed: int, prepared: "Prepared") -> dict[str, np.ndarray]:
         """Simple scikit-learn models fitted on the same preprocessed rows, predicting the test rows."""
 
     @abstractmethod
-    def evaluate(self, recipe: "Recipe", prepared: "Prepared", network: "nn.Module") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """Test metrics and what belongs beside them, and every model's test outputs (for the leaderboard)."""
+    def evaluate(self, recipe: "Recipe", prepared: "Prepared", model: "nn.Module | ModelOutputs") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Test metrics and what belongs beside them, and every model's test outputs (for the leaderboard).
 
-    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared") -> float:
-        """Largest accepted |ONNX - PyTorch| output difference."""
-        return recipe.export.parity_tolerance
+        Parameters
+        ----------
+        model : nn.Module or ModelOutputs
+            A finished network, or any model's outputs on the parts of the data
+            (:mod:`shipyard.evaluation.outputs`, e.g. an ONNX variant run on the raw rows):
+            both are scored by the same code.
+        """
+
+    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared", tolerance: float | None = None) -> float:
+        """Largest accepted output difference: ``tolerance`` (default ``export.parity_tolerance``, |ONNX - PyTorch|) in output units."""
+        return recipe.export.parity_tolerance if tolerance is None else tolerance
+
+    @abstractmethod
+    def metric_names(self, prepared: "Prepared") -> list[str]:
+        """Names of the test metrics :meth:`scores` returns for this data (what a budget or a verdict may name)."""
 
     @abstractmethod
     def manifest_outputs(self, prepared: "Prepared") -> dict[str, Any]:
@@ -202,6 +248,10 @@ class Task(ABC):
     @abstractmethod
     def surrogate(self, depth: int, seed: int) -> tuple[Any, str]:
         """An unfitted shallow tree to mimic the model, and what its fidelity measures."""
+
+    def describe_fidelity(self, depth: int, fidelity: float) -> str:
+        """A sentence on how well the surrogate tree reproduces the network (its fidelity is agreement on the predicted class)."""
+        return f"The depth-{depth} surrogate tree agrees with the network's predicted class on {fidelity:.1%} of the test rows"
 
     @abstractmethod
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:
@@ -252,8 +302,15 @@ class Task(ABC):
         """The graph's output as the predictor returns it: (n_rows, n_classes) or (n_rows,)."""
 
     @abstractmethod
-    def response(self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str]) -> dict[str, Any]:
-        """The body of a prediction response (the fields of :meth:`response_model`)."""
+    def response(
+        self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str], errors: dict[int, str] | None = None
+    ) -> dict[str, Any]:
+        """The body of a prediction response (the fields of :meth:`response_model`).
+
+        ``errors`` maps the position of each record that could not be
+        predicted to the reason; those records get null predictions and an
+        entry in the body's ``errors``.
+        """
 
     @abstractmethod
     def response_model(self) -> type:
@@ -261,4 +318,4 @@ class Task(ABC):
 
     @abstractmethod
     def decisions(self, output: np.ndarray, labels: list[Any], positive_index: int | None, threshold: float | None) -> np.ndarray:
-        """The decided prediction of each row: a label (arg-max or the tuned threshold), or the value."""
+        """The decided prediction of each row: a label (arg-max or the tuned threshold; None where the output is not finite), or the value."""

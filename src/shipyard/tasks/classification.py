@@ -113,6 +113,11 @@ class Classification(Task):
         imbalance = recipe.imbalance
         return build_loss(imbalance.loss, imbalance.class_weight, prepared.y_fit, len(prepared.labels), imbalance.focal_gamma)
 
+    def distillation_loss(self, recipe: "Recipe", prepared: "Prepared", temperature: float, alpha: float) -> "nn.Module":
+        from shipyard.training.losses import DistillationLoss, SoftTargetKL
+
+        return DistillationLoss(self.loss(recipe, prepared), SoftTargetKL(temperature), alpha)
+
     def train_metric(self, prepared: "Prepared") -> tuple[str, Any]:
         from shipyard.training.losses import accuracy, balanced_accuracy
 
@@ -142,10 +147,29 @@ class Classification(Task):
 
         return classification_metrics(y, output, positive_index, threshold)
 
-    def bootstrap_scores(self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
+    def bootstrap_scores(
+        self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, np.ndarray]:
         from shipyard.evaluation.bootstrap import classification_stats
 
-        return classification_stats(y, output, weights, positive_index)
+        return classification_stats(y, output, weights, positive_index, threshold)
+
+    def decision(self, recipe: "Recipe", prepared: "Prepared", model: Any) -> dict[str, Any] | None:
+        """The threshold of ``imbalance.threshold`` (binary tasks), chosen on the validation rows; None for arg-max."""
+        from shipyard.evaluation.outputs import as_outputs
+        from shipyard.evaluation.threshold import choose_threshold
+
+        if recipe.imbalance.threshold.objective == "none" or prepared.positive_index is None:
+            return None
+        return choose_threshold(recipe, prepared, as_outputs(self, model, prepared)("validation"))
+
+    def verdict_metrics(self, y_train: np.ndarray) -> list[str]:
+        """Accuracy; on imbalanced data (ratio above 3) balanced accuracy, macro F1 and PR-AUC, where the majority class alone scores well on accuracy."""
+        from shipyard.evaluation.metrics import IMBALANCED_VERDICT_METRICS
+
+        counts = np.bincount(np.asarray(y_train, dtype=np.int64))
+        counts = counts[counts > 0]
+        return list(IMBALANCED_VERDICT_METRICS) if counts.max() / counts.min() > IMBALANCE_RATIO else [self.primary_metric]
 
     def baselines(self, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, seed: int, prepared: "Prepared") -> dict[str, np.ndarray]:
         from sklearn.dummy import DummyClassifier
@@ -165,17 +189,17 @@ class Classification(Task):
             out[name] = proba
         return out
 
-    def evaluate(self, recipe: "Recipe", prepared: "Prepared", network: "nn.Module") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def evaluate(self, recipe: "Recipe", prepared: "Prepared", model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         from shipyard.evaluation.calibration import calibration_report
         from shipyard.evaluation.metrics import confusion
-        from shipyard.evaluation.threshold import choose_threshold, per_class_recall
+        from shipyard.evaluation.outputs import as_outputs
+        from shipyard.evaluation.threshold import per_class_recall
 
+        outputs = as_outputs(self, model, prepared)
         y_test = prepared.y[prepared.split.test]
-        proba = self.predict(network, prepared.X["test"])
+        proba = outputs("test")
         pos = prepared.positive_index
-        decision = None
-        if recipe.imbalance.threshold.objective != "none" and pos is not None:
-            decision = choose_threshold(recipe, prepared, self.predict(network, prepared.X["validation"]))
+        decision = self.decision(recipe, prepared, outputs)
         threshold = None if decision is None else decision["threshold"]
         counts = np.bincount(prepared.y[prepared.split.train], minlength=len(prepared.labels))
         present = counts[counts > 0]
@@ -192,6 +216,12 @@ class Classification(Task):
             decision["test_at_argmax"] = self.scores(y_test, proba, pos)
             metrics["decision"] = decision
         return metrics, {"network": proba}
+
+    def metric_names(self, prepared: "Prepared") -> list[str]:
+        from shipyard.evaluation.metrics import SCALAR_KEYS
+
+        weighted = ["precision_weighted", "recall_weighted", "f1_weighted"] if len(prepared.labels) > 2 else []
+        return [*SCALAR_KEYS, "balanced_accuracy", *weighted]
 
     def manifest_outputs(self, prepared: "Prepared") -> dict[str, Any]:
         return {self.output: {"dtype": "float32", "shape": ["batch", len(prepared.labels)]}}
@@ -269,15 +299,21 @@ class Classification(Task):
         return output
 
     def decisions(self, output: np.ndarray, labels: list[Any], positive_index: int | None, threshold: float | None) -> np.ndarray:
-        return np.asarray(labels, dtype=object)[decide(output, positive_index, threshold)]
+        decided = np.asarray(labels, dtype=object)[decide(output, positive_index, threshold)]
+        decided[~np.isfinite(np.asarray(output, dtype=np.float64)).all(axis=1)] = None  # arg-max of NaN would be class 0
+        return decided
 
-    def response(self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str]) -> dict[str, Any]:
+    def response(
+        self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str], errors: dict[int, str] | None = None
+    ) -> dict[str, Any]:
         names = [str(label) for label in labels]
+        errors = errors or {}
         return {
-            "labels": decided.tolist(),
-            "probabilities": [dict(zip(names, map(float, row))) for row in output],
+            "labels": [None if i in errors else label for i, label in enumerate(decided.tolist())],
+            "probabilities": [None if i in errors else dict(zip(names, map(float, row))) for i, row in enumerate(output)],
             "model": model,
             "warnings": warnings,
+            "errors": [{"record": i, "detail": why} for i, why in sorted(errors.items())],
         }
 
     def response_model(self) -> type:

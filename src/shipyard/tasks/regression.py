@@ -93,11 +93,23 @@ class Regression(Task):
 
         return SqueezedLoss(recipe.train.loss or "mse")
 
+    def distillation_loss(self, recipe: "Recipe", prepared: "Prepared", temperature: float, alpha: float) -> "nn.Module":
+        # Values have no temperature to soften: the soft term is the squared distance to the teacher's (standardised) values.
+        from torch import nn
+
+        from shipyard.training.losses import DistillationLoss
+
+        return DistillationLoss(self.loss(recipe, prepared), nn.MSELoss(), alpha)
+
     def train_metric(self, prepared: "Prepared") -> tuple[str, Any]:
         from shipyard.training.regression import rmse_in_units, target_scale
 
         _, std = target_scale(prepared.y[prepared.split.train])
         return "rmse", rmse_in_units(std)
+
+    def history_units(self) -> dict[str, str]:
+        """The loss is computed on the standardised target; the per-epoch RMSE is in the target's units, as the test RMSE."""
+        return {"loss": "on the standardised target", "metric": "in the target's units, like the test RMSE"}
 
     def fit_targets(self, prepared: "Prepared") -> tuple[np.ndarray, np.ndarray]:
         from shipyard.training.regression import target_scale
@@ -129,7 +141,9 @@ class Regression(Task):
 
         return regression_metrics(y, output)
 
-    def bootstrap_scores(self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None) -> dict[str, np.ndarray]:
+    def bootstrap_scores(
+        self, y: np.ndarray, output: np.ndarray, weights: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, np.ndarray]:
         from shipyard.evaluation.bootstrap import regression_stats
 
         return regression_stats(y, output, weights)
@@ -146,14 +160,23 @@ class Regression(Task):
         }
         return {name: m.fit(X_train, y_train).predict(X_test) for name, m in models.items()}
 
-    def evaluate(self, recipe: "Recipe", prepared: "Prepared", network: "nn.Module") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def evaluate(self, recipe: "Recipe", prepared: "Prepared", model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        from shipyard.evaluation.outputs import as_outputs
+
         y_test = prepared.y[prepared.split.test]
-        values = self.predict(network, prepared.X["test"])
+        values = as_outputs(self, model, prepared)("test")
         return {"test": self.scores(y_test, values)}, {"network": values}
 
-    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared") -> float:
+    def parity_tolerance(self, recipe: "Recipe", prepared: "Prepared", tolerance: float | None = None) -> float:
         # Values are in target units: the tolerance is relative to the target's scale.
-        return recipe.export.parity_tolerance * max(1.0, float(np.abs(prepared.y).max()))
+        base = recipe.export.parity_tolerance if tolerance is None else tolerance
+        return base * max(1.0, float(np.abs(prepared.y).max()))
+
+    def metric_names(self, prepared: "Prepared") -> list[str]:
+        from shipyard.evaluation.metrics import REGRESSION_KEYS
+
+        # mape is defined only when no true value is 0
+        return [k for k in REGRESSION_KEYS if k != "mape" or bool(np.all(np.asarray(prepared.y) != 0))]
 
     def manifest_outputs(self, prepared: "Prepared") -> dict[str, Any]:
         return {self.output: {"dtype": "float32", "shape": ["batch", 1]}}
@@ -179,6 +202,10 @@ class Regression(Task):
         from sklearn.tree import DecisionTreeRegressor
 
         return DecisionTreeRegressor(max_depth=depth, random_state=seed), "R² against the network's predictions"
+
+    def describe_fidelity(self, depth: int, fidelity: float) -> str:
+        """The surrogate's fidelity is an R², not a share of rows."""
+        return f"The depth-{depth} surrogate tree explains R² = {fidelity:.3f} of the variance of the network's predictions on the test rows (an R², not a share of rows)"
 
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:
         return np.ravel(output)
@@ -220,8 +247,16 @@ class Regression(Task):
     def decisions(self, output: np.ndarray, labels: list[Any], positive_index: int | None, threshold: float | None) -> np.ndarray:
         return np.asarray(output).reshape(-1)
 
-    def response(self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str]) -> dict[str, Any]:
-        return {"predictions": [float(v) for v in output], "model": model, "warnings": warnings}
+    def response(
+        self, output: np.ndarray, decided: np.ndarray, labels: list[Any], model: str, warnings: list[str], errors: dict[int, str] | None = None
+    ) -> dict[str, Any]:
+        errors = errors or {}
+        return {
+            "predictions": [None if i in errors else float(v) for i, v in enumerate(output)],
+            "model": model,
+            "warnings": warnings,
+            "errors": [{"record": i, "detail": why} for i, why in sorted(errors.items())],
+        }
 
     def response_model(self) -> type:
         from shipyard.serving.responses import RegressionResponse

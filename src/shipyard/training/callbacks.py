@@ -57,7 +57,7 @@ class Callback:
         """Before an epoch's first batch; ``state.epoch`` is the last completed epoch."""
 
     def on_batch_start(self, trainer: "Trainer", state: "TrainState", batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...] | None:
-        """Before the forward pass of a batch (tensors already on the device).
+        """Before the forward pass of a batch ``(inputs, targets, *extras)`` (tensors already on the device).
 
         Returns
         -------

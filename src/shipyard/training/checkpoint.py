@@ -22,7 +22,6 @@ or any refitting; explain (and later attack, compress, update, resume) use it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -35,6 +34,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 
 from shipyard.errors import ShipyardError
+from shipyard.export.bundle import sha256_file
 
 CHECKPOINT = "checkpoint"
 WEIGHTS = "model.safetensors"
@@ -65,14 +65,6 @@ class Checkpoint:
     def complete(self) -> bool:
         """True when training finished (the weights are the kept, best epoch's)."""
         return bool(self.info.get("complete"))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def checkpoint_folder(run_path: str | Path) -> Path:
@@ -132,7 +124,7 @@ def save_checkpoint(run_path: str | Path, network: nn.Module, info: dict[str, An
         "format": FORMAT,
         **info,
         "wrappers": wrappers,
-        "files": {name: {"sha256": _sha256(partial / name)} for name in files},
+        "files": {name: {"sha256": sha256_file(partial / name)} for name in files},
         "versions": library_versions(),
     }
     (partial / INFO).write_text(json.dumps(record, indent=2, allow_nan=False, default=_plain) + "\n", encoding="utf-8")
@@ -169,7 +161,7 @@ def read_checkpoint_info(folder: str | Path) -> dict[str, Any]:
         file = folder / name
         if not file.is_file():
             raise ShipyardError(f"{file}: listed in {INFO} but missing", "re-run the recipe")
-        if _sha256(file) != entry["sha256"]:
+        if sha256_file(file) != entry["sha256"]:
             raise ShipyardError(f"{file}: sha256 does not match {INFO}; the file was modified", "re-run the recipe")
     return info
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -58,6 +59,8 @@ def train_network(
     callbacks: list[Callback] | None = None,
     network: nn.Module | None = None,
     resume: dict[str, Any] | None = None,
+    loss: nn.Module | None = None,
+    extras: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] = ((), ()),
 ) -> tuple[nn.Module, TrainResult]:
     """Build (or take) the network, train it on ``prepared.X_fit`` with early stopping on the validation rows, finish it.
 
@@ -72,6 +75,13 @@ def train_network(
         The network to train (e.g. rebuilt from a checkpoint to resume); default :func:`build_network`.
     resume : dict, optional
         A checkpoint's training state (:func:`shipyard.training.checkpoint.load_training_state`).
+    loss : nn.Module, optional
+        Replaces the task's loss (:meth:`~shipyard.tasks.base.Task.loss`); called as
+        ``loss(outputs, targets, *extras)``.
+    extras : (tuple of ndarray, tuple of ndarray)
+        Further per-row arrays of the fitted rows (aligned with ``prepared.X_fit``) and of the
+        validation rows, handed to ``loss`` after the targets, e.g. a teacher's outputs for
+        distillation (:func:`shipyard.compression.networks.distill`).
 
     Returns
     -------
@@ -85,11 +95,13 @@ def train_network(
     trainer = Trainer(
         recipe.train,
         seed=recipe.seed,
-        loss_fn=task.loss(recipe, prepared),
+        loss_fn=loss if loss is not None else task.loss(recipe, prepared),
         metric=task.train_metric(prepared),
         callbacks=standard_callbacks(recipe.train, recipe_callbacks(recipe, prepared) + list(callbacks or [])),
     )
-    result = trainer.fit(network, ArrayDataset(prepared.X_fit, y_fit), ArrayDataset(prepared.X["validation"], y_val), resume=resume)
+    fit_extras, val_extras = extras
+    train_set = ArrayDataset(prepared.X_fit, y_fit, *fit_extras)
+    result = trainer.fit(network, train_set, ArrayDataset(prepared.X["validation"], y_val, *val_extras), resume=resume)
     return task.finish(network.to("cpu").eval(), prepared), result
 
 

@@ -105,3 +105,53 @@ def balanced_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     pred = logits.argmax(dim=1)
     recalls = [float((pred[y == c] == c).float().mean()) for c in torch.unique(y)]
     return sum(recalls) / len(recalls)
+
+
+class SoftTargetKL(nn.Module):
+    """Hinton et al. 2015's soft-target term: ``T² · KL(softmax(teacher / T) ‖ softmax(student / T))``, mean over rows.
+
+    Multiplying by ``T²`` keeps the gradients' scale independent of the
+    temperature ("Distilling the Knowledge in a Neural Network", section 2).
+
+    Parameters
+    ----------
+    temperature : float
+        ``T > 0``; higher values soften both distributions.
+    """
+
+    def __init__(self, temperature: float) -> None:
+        super().__init__()
+        self.temperature = float(temperature)
+
+    def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        """The term for student and teacher logits, both of shape (batch, n_classes)."""
+        t = self.temperature
+        return F.kl_div(F.log_softmax(student / t, dim=1), F.log_softmax(teacher / t, dim=1), reduction="batchmean", log_target=True) * (t * t)
+
+
+class DistillationLoss(nn.Module):
+    """``alpha · soft(outputs, teacher_outputs) + (1 - alpha) · hard(outputs, targets)`` (Hinton, Vinyals & Dean 2015).
+
+    Used by the trainer with rows that carry the teacher's outputs after the
+    targets (``loss(outputs, targets, teacher_outputs)``).
+
+    Parameters
+    ----------
+    hard : nn.Module
+        The task's loss against the true targets (e.g. cross-entropy, with any class weights).
+    soft : nn.Module
+        The loss against the teacher's outputs (e.g. :class:`SoftTargetKL`, or MSE for values).
+    alpha : float
+        Weight of the soft term, in [0, 1]; 0 trains on the true targets only.
+    """
+
+    def __init__(self, hard: nn.Module, soft: nn.Module, alpha: float) -> None:
+        super().__init__()
+        self.hard, self.soft, self.alpha = hard, soft, float(alpha)
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+        """Scalar loss of a batch: outputs (batch, n_outputs), targets (batch,), teacher outputs (batch, n_outputs)."""
+        loss = self.hard(output, target)
+        if self.alpha > 0:
+            loss = self.alpha * self.soft(output, teacher.to(output.dtype)) + (1 - self.alpha) * loss
+        return loss

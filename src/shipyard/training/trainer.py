@@ -163,6 +163,10 @@ class Trainer:
             Maps a batch of inputs to outputs (logits (batch, n_classes), or values (batch, 1)).
         train_set, val_set : Dataset
             ``(inputs, targets)`` rows, e.g. :class:`~shipyard.training.data.ArrayDataset`.
+            A row may carry further tensors after the targets (e.g. a teacher's
+            outputs for distillation); they are passed to the loss after the
+            targets, ``loss_fn(outputs, targets, *extras)``, for training and
+            validation batches alike. The per-epoch metric sees only outputs and targets.
         resume : dict, optional
             A :meth:`training_state` from a checkpoint: training continues after its epoch
             with the optimizer, schedule, callbacks' state and random-number generators restored.
@@ -203,10 +207,10 @@ class Trainer:
                     total = torch.zeros((), device=device)
                     seen = 0
                     for batch in train_loader:
-                        x, y = self._batch_start(tuple(t.to(device, non_blocking=True) for t in batch))
+                        x, y, *extras = self._batch_start(tuple(t.to(device, non_blocking=True) for t in batch))
                         self.optimizer.zero_grad(set_to_none=True)
                         with autocast():
-                            loss = loss_fn(model(x).float(), y)
+                            loss = loss_fn(model(x).float(), y, *extras)
                         loss.backward()
                         self._call("on_before_optimizer_step", self.optimizer)
                         self.optimizer.step()
@@ -218,12 +222,12 @@ class Trainer:
                             total += loss * len(x)
                             seen += len(x)
                         self._call("on_batch_end", loss)
-                    train_out, train_y = self._outputs(model, train_set, autocast)
-                    val_out, val_y = self._outputs(model, val_set, autocast)
+                    train_out, train_y, _ = self._outputs(model, train_set, autocast)
+                    val_out, val_y, val_extras = self._outputs(model, val_set, autocast)
                     entry = {
                         "epoch": epoch,
                         "train_loss": float(total) / max(seen, 1),
-                        "val_loss": float(loss_fn(val_out, val_y)),
+                        "val_loss": float(loss_fn(val_out, val_y, *val_extras)),
                         f"train_{self.metric_name}": self.metric_fn(train_out, train_y),
                         f"val_{self.metric_name}": self.metric_fn(val_out, val_y),
                         "lr": float(self.optimizer.param_groups[0]["lr"]),
@@ -252,15 +256,16 @@ class Trainer:
         return batch
 
     @torch.no_grad()
-    def _outputs(self, model: nn.Module, dataset: Dataset, autocast: Callable) -> tuple[torch.Tensor, torch.Tensor]:
-        """The model's outputs (eval mode) and the targets of every row of ``dataset``, on the device."""
+    def _outputs(self, model: nn.Module, dataset: Dataset, autocast: Callable) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """The model's outputs (eval mode), the targets and any extra tensors of every row of ``dataset``, on the device."""
         model.eval()
-        outs, ys = [], []
-        for x, y in batches(dataset, EVAL_BATCH):
+        outs, ys, extras = [], [], []
+        for x, y, *more in batches(dataset, EVAL_BATCH):
             with autocast():
                 outs.append(model(x.to(self.device)).float())
             ys.append(y.to(self.device))
-        return torch.cat(outs), torch.cat(ys)
+            extras.append([t.to(self.device) for t in more])
+        return torch.cat(outs), torch.cat(ys), [torch.cat(parts) for parts in zip(*extras)]
 
     def training_state(self) -> dict[str, Any]:
         """Everything a resumed run needs beyond the weights: optimizer, schedule, callbacks, RNG states, progress.
