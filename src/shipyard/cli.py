@@ -301,7 +301,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="Server processes (Prometheus metrics aggregated across them)."),
-    batching: bool = typer.Option(True, "--batching/--no-batching", help="Group concurrent requests into one onnxruntime call."),
+    batching: bool = typer.Option(False, "--batching/--no-batching", help="Group concurrent requests into one onnxruntime call (more requests/s under many clients, a little more latency at one)."),
     max_batch_size: int = typer.Option(256, "--max-batch-size", min=1, max=10_000, help="Most records per onnxruntime call."),
     max_wait_ms: float = typer.Option(0.0, "--max-wait-ms", min=0.0, max=1000.0, help="How long a batch waits for more requests (0: never delays a request)."),
     threads: int = typer.Option(1, "--threads", min=1, max=64, help="onnxruntime intra-op threads per process."),

@@ -104,7 +104,7 @@ def test_readyz_metrics_and_access_log(breast_cancer_run, records):
         assert sample(metrics, "shipyard_model_info", name="breast-cancer", version=predictor.version, sha256=predictor.sha256) == 1
         info = httpx.get(f"{server.base}/v1/model").json()
         assert info["version"] == predictor.version and info["session"]["intra_op_num_threads"] == 1 and info["session"]["allow_spinning"] is False
-        assert info["serving"] == {"batching": True, "max_batch_size": 256, "max_wait_ms": 2.0, "workers": 1, "intra_op_threads": 1, "access_log": True, "auth": False}
+        assert info["serving"] == {"batching": False, "max_batch_size": 256, "max_wait_ms": 2.0, "workers": 1, "intra_op_threads": 1, "access_log": True, "auth": False}
     finally:
         log = server.stop()
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
@@ -153,7 +153,7 @@ def test_micro_batching_returns_each_request_its_own_answers_in_order(breast_can
         expected.append(predictor.predict_proba(rows))
     bad = dict(records[0], **{"mean radius": "big"})
     bodies.insert(20, {"records": [records[1], bad]})
-    server = Server(breast_cancer_run.bundle, "--max-wait-ms", "20", "--max-batch-size", "64", "--no-access-log")
+    server = Server(breast_cancer_run.bundle, "--batching", "--max-wait-ms", "20", "--max-batch-size", "64", "--no-access-log")
     try:
         responses = asyncio.run(_concurrent(server.base, bodies))
         metrics = server.metrics()

@@ -26,6 +26,9 @@ class ServeSettings:
         The bundle folder or run directory served.
     batching : bool
         Group concurrent requests into one onnxruntime call (micro-batching).
+        Off by default: it raises throughput under many concurrent clients
+        but adds a thread hop (about 0.25 ms p50 and a worse p99) at one
+        client (benchmarks/RESULTS.md, issue 10).
     max_batch_size : int
         Most records in one onnxruntime call (a larger request runs alone).
     max_wait_ms : float
@@ -43,7 +46,7 @@ class ServeSettings:
     """
 
     path: str
-    batching: bool = True
+    batching: bool = False
     max_batch_size: int = 256
     max_wait_ms: float = 0.0
     workers: int = 1
