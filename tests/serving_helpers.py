@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,34 +23,62 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ServerProcess:
+    """``python -m shipyard.cli serve PATH ARGS...`` as a real process on a free loopback port, until stopped.
+
+    The server's output (an access-log line per request) goes to a file: a pipe
+    nobody reads fills after 64 KiB, and the server then blocks writing its log.
+    Waits for ``ready`` (``/readyz``: loaded and warmed up) to answer 200.
+    """
+
+    def __init__(self, path: Path, *args: str, env: dict | None = None, ready: str = "/readyz", timeout: float = 90) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._output = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shipyard.cli", "serve", str(path), "--port", str(self.port), *args],
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.base}{ready}", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not become ready: {self.stop()}")
+            time.sleep(0.2)
+
+    def stop(self) -> str:
+        """Stop the server (SIGINT, then SIGKILL after 20 s) and return everything it printed."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._output.closed:
+            return ""
+        self._output.seek(0)
+        text = self._output.read()
+        self._output.close()
+        return text
+
+
 @contextlib.contextmanager
-def served(path: Path, timeout: float = 90) -> Iterator[tuple[httpx.Client, subprocess.Popen]]:
-    """Serve ``path`` with ``python -m shipyard.cli serve``; yield a client on its base URL and the process; stop it after."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shipyard.cli", "serve", str(path), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"server did not start: {proc.stdout.read()}")
-        time.sleep(0.2)
+def served(path: Path, *args: str, timeout: float = 90) -> Iterator[tuple[httpx.Client, subprocess.Popen]]:
+    """Serve ``path`` (:class:`ServerProcess`); yield a client on its base URL and the process; stop it after."""
+    server = ServerProcess(path, *args, timeout=timeout)
     try:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            yield client, proc
+        with httpx.Client(base_url=server.base, timeout=30) as client:
+            yield client, server.proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def peak_rss_bytes(pid: int) -> int:

@@ -132,8 +132,7 @@ class Predictor:
             raise BundleError(f"{self.path / 'manifest.json'}: unknown task {self.manifest.get('task')!r}", "restore the original manifest") from None
         decision = self.manifest.get("decision") or {}
         self.threshold: float | None = decision.get("threshold")
-        self.input_margin: float | None = (self.manifest.get("input_range") or {}).get("margin")
-        self._range_check = RangeCheck(self.schema, self.input_margin)
+        self.input_margin = (self.manifest.get("input_range") or {}).get("margin")
         self.out_of_distribution = OutOfDistribution(self.schema)
         encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
         self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
@@ -216,6 +215,15 @@ class Predictor:
     def version(self) -> str:
         """What identifies this model version in responses, logs and metrics: the manifest's ``version``, else the graph's sha256 prefix."""
         return str(self.manifest.get("version") or self.sha256[:12])
+
+    @property
+    def input_margin(self) -> float | None:
+        """Training-range widths accepted beyond each numeric column's range (``export.input_range_margin``); None accepts every float32 value."""
+        return self._range_check.margin
+
+    @input_margin.setter
+    def input_margin(self, margin: float | None) -> None:
+        self._range_check = RangeCheck(self.schema, margin)
 
     def predict_proba(self, data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str = "input") -> np.ndarray:
         """Class probabilities for raw records.

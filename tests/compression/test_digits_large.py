@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from serving_helpers import served
 
 from shipyard.compression.bench import COMPRESSION
 from shipyard.compression.budget import LATENCY_TIE, REFERENCE, select
@@ -140,30 +141,6 @@ def test_bench_measures_the_variants_again_and_prints_the_table(digits_large_run
     assert "pytorch eager fp32" in proc.stdout and "student_" in proc.stdout and f"deployed: {again['selected']}" in proc.stdout
 
 
-def _serve(path):
-    import socket
-    import time
-
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "shipyard.cli", "serve", str(path), "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, httpx.Client(base_url=base, timeout=30)
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.stdout.read()}")
-        time.sleep(0.2)
-
-
 def test_the_compressed_bundle_serves_exactly_like_fp32(digits_large_run, ctx):
     """`shipyard serve` of the run (the deployed variant) and of compression/fp32: same API, same schema checks,
     the answers of shipyard.load, and labels that agree with fp32's."""
@@ -177,22 +154,14 @@ def test_the_compressed_bundle_serves_exactly_like_fp32(digits_large_run, ctx):
         {"records": []},
         {"rows": records[:1]},
     ]
-    served = {}
-    procs = []
-    try:
-        for name, path in (("deployed", digits_large_run.path), ("fp32", digits_large_run.path / "compression" / "fp32")):
-            proc, client = _serve(path)
-            procs.append(proc)
+    answers = {}
+    for name, path in (("deployed", digits_large_run.path), ("fp32", digits_large_run.path / "compression" / "fp32")):
+        with served(path) as (client, _):
             good = client.post("/v1/predict", json={"records": records})
             assert good.status_code == 200, good.text
             errors = [client.post("/v1/predict", json=body) for body in bad]
-            served[name] = (good.json(), [(r.status_code, r.json()) for r in errors], client.get("/openapi.json").json())
-            client.close()
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
-    deployed, fp32 = served["deployed"], served["fp32"]
+            answers[name] = (good.json(), [(r.status_code, r.json()) for r in errors], client.get("/openapi.json").json())
+    deployed, fp32 = answers["deployed"], answers["fp32"]
     assert deployed[1] == fp32[1] and all(status == 422 for status, _ in deployed[1])
     assert deployed[2]["components"]["schemas"]["Record"] == fp32[2]["components"]["schemas"]["Record"]
     expected = shipyard.load(digits_large_run.path).predict_proba(records)
