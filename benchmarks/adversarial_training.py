@@ -43,9 +43,10 @@ RATIOS = (0.5, 1.0)
 def measure(name: str, spec: dict, seed: int, adversarial: dict | None, epsilons: tuple[float, ...]) -> dict:
     """Train once; clean accuracy and PGD accuracy at each budget, and training seconds."""
     from shipyard.recipe import AttackSpec, recipe_from_dict
-    from shipyard.robustness.evasion import evasion_curves, torch_threads
+    from shipyard.robustness.evasion import evasion_curves
     from shipyard.robustness.space import attack_space
     from shipyard.tasks import get_task
+    from shipyard.training.device import torch_threads
     from shipyard.training.fit import prepare_and_train
 
     train = dict(spec["train"], **({"adversarial": adversarial} if adversarial else {}))

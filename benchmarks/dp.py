@@ -59,7 +59,7 @@ EPSILONS = (1.0, 3.0, 8.0)
 def measure(data: dict, model: dict, train: dict, seed: int) -> dict:
     """Train once; test accuracy, both membership attacks' AUC and advantage, spent epsilon, seconds."""
     from shipyard.recipe import recipe_from_dict
-    from shipyard.robustness.evasion import torch_threads
+    from shipyard.training.device import torch_threads
     from shipyard.robustness.membership import membership_inference
     from shipyard.tasks import get_task
     from shipyard.training.fit import prepare_and_train

@@ -147,7 +147,8 @@ CATEGORY = "zq-sentinel-7f3a9c"
 def _patterns(value: float) -> dict[str, list[bytes]]:
     text = repr(value)
     return {
-        "text": [text[:9].encode(), repr(float(np.float32(value)))[:9].encode()],
+        # float64, float32 and float32's shortest decimal (the manifest's ranges: 9876.543 for 9876.54321)
+        "text": [text[:9].encode(), repr(float(np.float32(value)))[:9].encode(), str(np.float32(value)).encode()],
         "binary": [struct.pack("<d", value), struct.pack("<f", value), struct.pack(">d", value), struct.pack(">f", value)],
     }
 
@@ -167,6 +168,11 @@ def _where(root: Path, needles: list[bytes]) -> list[str]:
 
 def _json_keys_holding(path: Path, match) -> set[str]:
     """The keys (last path element) under which a JSON file holds a value that ``match`` accepts."""
+    return _json_keys_holding_text(path.read_text(encoding="utf-8"), match)
+
+
+def _json_keys_holding_text(text: str, match) -> set[str]:
+    """The keys (last path element) under which JSON text holds a value that ``match`` accepts."""
     keys: set[str] = set()
 
     def walk(node, key):
@@ -179,7 +185,7 @@ def _json_keys_holding(path: Path, match) -> set[str]:
         elif match(node):
             keys.add(key)
 
-    walk(json.loads(path.read_text(encoding="utf-8")), None)
+    walk(json.loads(text), None)
     return keys
 
 
@@ -238,20 +244,34 @@ def test_no_training_row_reaches_the_bundle_the_run_directory_or_mlflow(sentinel
 
 
 def test_a_training_extreme_appears_only_as_the_documented_range(sentinel_run):
-    """min and max are aggregates of one row each: they are written on purpose (the server's out-of-range marking,
-    the data profile), as 'min'/'max' fields and nowhere else."""
+    """min and max are aggregates of one row each: they are written on purpose (the accepted input range and the
+    server's out-of-distribution marking, the data profile), as 'min'/'max' fields of JSON (files, or the graph's
+    metadata copy of the manifest's prediction fields) and nowhere else."""
     root, result, _ = sentinel_run
     patterns = _patterns(EXTREME)
     found = _where(result.path, patterns["text"] + patterns["binary"]) + _where(root / "mlruns", patterns["text"] + patterns["binary"])
     assert found, "the training maximum is expected in the range fields"
+    needles = patterns["text"] + patterns["binary"]
+    is_extreme = lambda v: isinstance(v, float) and abs(v - EXTREME) < 1e-3  # noqa: E731
     for name in found:
-        assert name.endswith(".json"), name
         path = (result.path / name) if (result.path / name).is_file() else next((root / "mlruns").rglob(Path(name).name))
-        keys = _json_keys_holding(path, lambda v: isinstance(v, float) and abs(v - EXTREME) < 1e-3)
+        if name.endswith(".onnx"):
+            # The graph carries the manifest's prediction fields (the input ranges among them) as JSON metadata,
+            # so that an edited manifest is caught; the graph itself holds no such value.
+            model = onnx.load(str(path))
+            for prop in model.metadata_props:
+                if any(n in prop.value.encode() for n in needles):
+                    keys = _json_keys_holding_text(prop.value, is_extreme)
+                    assert keys <= {"min", "max"}, (name, prop.key, keys)
+            del model.metadata_props[:]
+            assert not any(n in model.SerializeToString() for n in needles), name
+            continue
+        assert name.endswith(".json"), name
+        keys = _json_keys_holding(path, is_extreme)
         assert keys <= {"min", "max"}, (name, keys)
     manifest = json.loads((result.bundle / "manifest.json").read_text())
     worst_area = next(c for c in manifest["inputs"] if c["name"] == "worst area")
-    assert worst_area["max"] == EXTREME
+    assert worst_area["max"] == float(str(np.float32(EXTREME)))  # as the graph's float32 input reads it, shortest decimal
 
 
 def test_a_training_category_appears_only_as_vocabulary(sentinel_run):

@@ -26,7 +26,7 @@ def breast_cancer_recipe(**train) -> dict:
 @pytest.fixture(autouse=True)
 def _one_thread():
     """One torch thread, as the stages use (train.num_threads): the machine is shared."""
-    from shipyard.robustness.evasion import torch_threads
+    from shipyard.training.device import torch_threads
 
     with torch_threads(1):
         yield

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from shipyard.recipe import AttackSpec
-from shipyard.robustness.evasion import evasion_curves, make_attack, perturb, torch_threads
+from shipyard.robustness.evasion import evasion_curves, make_attack, perturb
+from shipyard.training.device import torch_threads
 from shipyard.robustness.space import Standardised, attack_space
 from shipyard.tasks import get_task
 

@@ -79,3 +79,17 @@ def test_the_standardised_network_is_the_same_function(mixed_csv):
     linf, l2 = space.perturbation_norms(X, X + 0.5 * space.scale * space.mask)
     np.testing.assert_allclose(linf, 0.5, rtol=1e-5)
     np.testing.assert_allclose(l2, 0.5 * np.sqrt(space.mask.sum()), rtol=1e-5)
+
+
+def test_art_bounds_are_a_proper_box_when_a_feature_is_constant(mixed_csv):
+    """ART refuses clip values with min >= max: a feature constant in training and in the attacked rows (an
+    indicator that is always 0) gets a box one unit wide; project() keeps it fixed anyway."""
+    prepared = mixed(mixed_csv)
+    space = attack_space(prepared)
+    X = prepared.X["test"][:20].copy()
+    X[:, ~space.mask] = space.lower[~space.mask]  # every fixed feature constant, equal to its training minimum
+    space.upper[~space.mask] = space.lower[~space.mask]  # ... and constant over the training rows too
+    lower, upper = space.art_bounds(X)
+    assert (lower < upper).all()
+    np.testing.assert_allclose(upper[~space.mask], lower[~space.mask] + 1.0)
+    np.testing.assert_array_equal(lower[space.mask], (np.minimum(space.lower, X.min(axis=0)) / space.scale)[space.mask])

@@ -233,14 +233,3 @@ def evasion_curves(
             curves[norm][method] = points
             seconds[f"{method}_{norm}"] = time.perf_counter() - tic
     return {"clean": task.scores(y, clean, positive_index, threshold), "curves": curves, "seconds": seconds, "random_start": random_start(estimator)}
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Use ``n`` intra-op threads (chosen, not inherited) and restore the previous count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

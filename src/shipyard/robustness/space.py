@@ -75,10 +75,14 @@ class AttackSpace:
         """Per-feature bounds in standardised units for ART: the training range widened to hold every row of ``X``.
 
         ART clips every step to one box for all rows; :meth:`project` then keeps
-        each row inside its own box.
+        each row inside its own box. ART requires ``lower < upper`` for every
+        feature; a feature constant over the training rows and ``X`` (e.g. a
+        missing-value indicator that is always 0) is never perturbed, so its box
+        is widened by one unit, which :meth:`project` makes irrelevant.
         """
         lower = np.minimum(self.lower, X.min(axis=0)) / self.scale
         upper = np.maximum(self.upper, X.max(axis=0)) / self.scale
+        upper = np.where(upper > lower, upper, lower + 1.0)
         return lower.astype(np.float32), upper.astype(np.float32)
 
     def project(self, X: np.ndarray, X_attacked: np.ndarray, clip: bool) -> np.ndarray:

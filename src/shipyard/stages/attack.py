@@ -43,9 +43,10 @@ def attack_run(ctx: RunContext, rows: int | None = None) -> dict[str, Any]:
         What ``attack.json`` holds: ``space``, ``measures``, ``clean``, ``curves``,
         ``membership``, ``findings``, ``seconds``, ``library``.
     """
-    from shipyard.robustness.evasion import evasion_curves, torch_threads
+    from shipyard.robustness.evasion import evasion_curves
     from shipyard.robustness.membership import membership_inference
     from shipyard.robustness.space import attack_space
+    from shipyard.training.device import torch_threads
 
     recipe, data, task = ctx.recipe, ctx.data, ctx.task
     spec = recipe.attack
