@@ -12,7 +12,7 @@ import pytest
 from shipyard.report import Section, build_report, register_section
 from shipyard.report.sections import _REGISTRY
 
-EXPECTED = {"data", "training", "metrics", "leaderboard", "confusion", "curves", "calibration", "explanations"}
+EXPECTED = {"data", "training", "metrics", "leaderboard", "confusion", "curves", "calibration", "explanations", "robustness", "privacy"}
 
 
 
@@ -51,13 +51,13 @@ def test_report_rebuilds_and_later_stages_add_sections(breast_cancer_run, tmp_pa
     run = tmp_path / "run"
     shutil.copytree(breast_cancer_run.path, run)
     (run / "report.html").unlink()
-    (run / "attack.json").write_text('{"fgsm_accuracy": 0.5}')
+    (run / "demo.json").write_text('{"fgsm_accuracy": 0.5}')
 
-    @register_section("attack-demo", "Adversarial robustness", order=70)
+    @register_section("attack-demo", "A later stage's section", order=70)
     def _attack(ctx):
-        if not ctx.has("attack.json"):
+        if not ctx.has("demo.json"):
             return None
-        return Section(paragraphs=[f"FGSM accuracy {ctx.json('attack.json')['fgsm_accuracy']:.2f}"])
+        return Section(paragraphs=[f"FGSM accuracy {ctx.json('demo.json')['fgsm_accuracy']:.2f}"])
 
     try:
         from typer.testing import CliRunner

@@ -1,7 +1,7 @@
 """Run a recipe's stages in order over one run directory.
 
 The stages are those registered in :mod:`shipyard.stages` (prepare → train →
-calibrate → evaluate → export → explain → report). Every stage's
+calibrate → evaluate → export → compress → explain → attack → report). Every stage's
 :meth:`~shipyard.stages.base.Stage.check` runs before the run directory is
 created, so bad data or a bad recipe leaves nothing behind; a run that fails
 later is kept with ``status: failed`` and never becomes ``latest``.

@@ -23,6 +23,7 @@ from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError, ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_PREDICTION, GRAPH_TASK, PREDICTION_FIELDS, prediction_mismatch, read_manifest
 from shipyard.schema import Column, check_text, coerce_columns, coerce_records, invalid_text_error, is_valid_text, missing_notes, RangeCheck
+from shipyard.serving.ood import OutOfDistribution
 from shipyard.tasks import get_task
 
 UNSEEN_ENCODING = {"onehot": "encoded as all zeros", "ordinal": "encoded as -1"}
@@ -111,6 +112,9 @@ class Predictor:
         The bundle's task (what the graph outputs and how a prediction is decided).
     path : Path
         The bundle folder.
+    out_of_distribution : OutOfDistribution
+        Marks the values of a :class:`ModelInput` far outside the training
+        range (predicted, unlike values outside the accepted range).
 
     Raises
     ------
@@ -129,6 +133,7 @@ class Predictor:
         decision = self.manifest.get("decision") or {}
         self.threshold: float | None = decision.get("threshold")
         self.input_margin = (self.manifest.get("input_range") or {}).get("margin")
+        self.out_of_distribution = OutOfDistribution(self.schema)
         encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
         self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
         self.model_sha256: str = self.manifest["files"][self.manifest["model_file"]]["sha256"]

@@ -147,3 +147,26 @@ def test_is_explained_in_the_run_and_again_from_its_checkpoint(runs, kind, task)
     again = json.loads((result.path / "explain.json").read_text())
     assert again["shap"]["ranking"] == shap["ranking"]
     assert np.allclose(again["shap"]["values"], shap["values"], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind, task", CASES)
+def test_is_attacked_in_the_run_and_again_from_its_checkpoint(runs, kind, task):
+    """The attack stage works on every kind and task: epsilon 0 is the test metrics, PGD does no better than clean,
+    one-hot columns stay fixed, and a re-run from the checkpoint gives the same curves."""
+    from shipyard.rundir import RunDir
+    from shipyard.stages import RunContext, get_stage
+
+    result = runs(kind, task)
+    first = json.loads((result.path / "attack.json").read_text())
+    assert first["clean"] == result.metrics["test"]
+    metric = first["primary_metric"]
+    pgd = first["curves"]["inf"]["pgd"]
+    worse = (lambda a, b: a >= b - 1e-9) if metric == "rmse" else (lambda a, b: a <= b + 1e-9)
+    assert worse(pgd[-1]["scores"][metric], first["clean"][metric])
+    if task == "classification":
+        assert set(first["space"]["fixed_columns"]) == {"size", "texture"}
+    assert first["membership"]["members"] > 0
+    ctx = RunContext.from_run(RunDir(result.path))
+    get_stage("attack").run(ctx)
+    again = json.loads((result.path / "attack.json").read_text())
+    assert again["curves"] == first["curves"] and again["membership"] == first["membership"]

@@ -86,7 +86,11 @@ def sniff_delimiter(text: str) -> str:
     sample = text[: 1 << 16]
     best, best_score = ",", (0.0, 1)
     for delimiter in DELIMITERS:
-        rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r][:50]
+        try:
+            # newline="": a bare carriage return ends a row, as pandas' parser reads it.
+            rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r][:50]
+        except csv.Error:  # e.g. a NUL byte: this delimiter cannot be judged on the sample
+            continue
         if len(sample) == 1 << 16 and len(rows) > 2:
             rows = rows[:-1]  # the sample may cut the last row
         widths = [len(r) for r in rows]
