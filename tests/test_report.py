@@ -101,3 +101,12 @@ def test_a_section_whose_builder_raises_is_marked_failed_and_fails_the_chromium_
     assert "This section could not be built: KeyError" in html
     found = chromium_check.problems(chromium_check.probe(run / "report.html"))
     assert found == ["section 'crashing-demo' failed to build"]
+
+
+def test_the_report_a_run_writes_does_not_call_the_finished_run_running(breast_cancer_run):
+    """The report is the run's last stage, written while run.json still says running: a finished run's report has no banner."""
+    import json
+
+    assert json.loads((breast_cancer_run.path / "run.json").read_text())["status"] == "complete"
+    text = (breast_cancer_run.path / "report.html").read_text()
+    assert "still running" not in text and "This run is incomplete" not in text
