@@ -243,7 +243,7 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
         body["out_of_distribution"] = model.out_of_distribution(model_input.columns, model_input.n_rows, errors)
         return json_response(body)
 
-    @app.get("/v1/model")
+    @app.get("/v1/model", dependencies=[Depends(auth)])  # the manifest holds the training categories: as private as predictions
     def model_info(model: Predictor = Depends(current_model)) -> dict[str, Any]:
         """The bundle's manifest (schema, labels, metrics, hashes, versions), with the model version, onnxruntime session options and serving settings."""
         serving = {k: v for k, v in asdict(app.state.settings).items() if k not in ("api_keys", "path")}
