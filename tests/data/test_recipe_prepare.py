@@ -31,3 +31,19 @@ def test_bad_keys_and_values_name_the_key(section, message):
     with pytest.raises(RecipeError) as info:
         recipe_from_dict({**BASE, **section})
     assert message in info.value.one_line()
+
+
+def test_a_class_too_rare_to_split_is_named_by_its_label_not_its_index(tmp_path):
+    """Trial: y = x,z,x,x,... said "class 1 has 1 row(s)"; the class is 'z'. A numeric target with many values read as
+    classes also gets the regression hint."""
+    from shipyard.errors import DataError
+    from shipyard.pipeline import check_inputs
+
+    (tmp_path / "rare.csv").write_text("a,y\n" + "".join(f"{i},{'z' if i == 1 else 'x'}\n" for i in range(40)))
+    with pytest.raises(DataError, match=r"target column 'y': class 'z' has 1 row\(s\)") as caught:
+        check_inputs(recipe_from_dict({"name": "rare", "data": {"source": str(tmp_path / "rare.csv"), "target": "y"}}))
+    assert "regression" not in str(caught.value.one_line())
+    (tmp_path / "numeric.csv").write_text("a,y\n" + "".join(f"{i},{100 + i // 2 if i < 60 else 171}\n" for i in range(61)))
+    with pytest.raises(DataError, match=r"class 171 has 1 row\(s\)") as caught:
+        check_inputs(recipe_from_dict({"name": "numeric", "data": {"source": str(tmp_path / "numeric.csv"), "target": "y"}}))
+    assert "set task: regression" in caught.value.one_line()

@@ -258,7 +258,8 @@ def load_and_split(recipe: Recipe) -> Prepared:
     copies = hashes if duplicates["policy"] == "group" and duplicates["repeated_rows"] else None  # unique rows need no grouping
     groups = split_groups(frame[group].astype(str).to_numpy(dtype=object) if group else None, copies)
     split = stratified_split(
-        pd.Series(task.strata(target.y)), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups, given=loaded.given
+        pd.Series(task.strata(target.y)), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups, given=loaded.given,
+        names=list(target.labels) if task.has_classes else None,
     )
     split_info = {
         "duplicates": duplicates,
