@@ -47,3 +47,16 @@ def test_a_class_too_rare_to_split_is_named_by_its_label_not_its_index(tmp_path)
     with pytest.raises(DataError, match=r"class 171 has 1 row\(s\)") as caught:
         check_inputs(recipe_from_dict({"name": "numeric", "data": {"source": str(tmp_path / "numeric.csv"), "target": "y"}}))
     assert "set task: regression" in caught.value.one_line()
+
+
+def test_a_free_text_column_gets_the_unseen_in_training_finding(tmp_path):
+    """Trial: every SMS text of the test split was absent from training, and the profile said nothing (text was skipped)."""
+    from shipyard.pipeline import check_inputs
+
+    words = ["free", "call", "now", "win", "meet", "later", "home", "prize", "text", "me"]
+    rows = [f"{i % 7},\"{' '.join(words[(i * k) % 10] for k in range(1, 9))} number {i}\",{'spam' if i % 3 == 0 else 'ham'}" for i in range(120)]
+    (tmp_path / "sms.csv").write_text("n,message,label\n" + "\n".join(rows) + "\n")
+    prepared = check_inputs(recipe_from_dict({"name": "sms", "data": {"source": str(tmp_path / "sms.csv"), "target": "label"}}))
+    assert prepared.profile["columns"]["message"]["kind"] == "text"
+    assert "message" in prepared.profile["dataset"]["overlap"]["test_categories_unseen_in_training"]
+    assert any(f["code"] == "unseen_in_training" and f.get("column") == "message" for f in prepared.profile["findings"])
