@@ -171,6 +171,7 @@ def test_two_workers_answer_with_the_same_behaviour_and_aggregated_metrics(breas
             assert response.json()["labels"] == list(predictor.predict(body["records"]))
         totals = [sample(server.metrics(), "shipyard_requests", "_total", route="/v1/predict", status="200") for _ in range(4)]
     finally:
-        server.stop()
+        log = server.stop()
+    assert "Warning" not in log, log  # e.g. prometheus-client's "Clearing labels has not been implemented in multi-process mode"
     assert len(children) >= 2, children  # uvicorn's worker processes
     assert set(totals) == {40.0}  # every worker reports the requests of all
