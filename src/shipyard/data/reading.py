@@ -182,6 +182,13 @@ def read_csv(path: str | Path, kinds: dict[str, str] | None = None, keep: dict[s
     except pd.errors.ParserError as exc:
         first = str(exc).strip().splitlines()[0]
         raise DataError(f"{path}: cannot read CSV (delimiter {delimiter!r}): {first}", "check quoting and that every row has the same number of fields") from None
+    header = [str(c).strip() for c in next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:  # pandas would rename the second one ('a.1'), a name the data never had
+        raise DataError(
+            f"{path}: column name(s) {', '.join(repr(c) for c in repeated)} appear more than once in the header",
+            "give every column its own name",
+        )
     cells.columns = [str(c).strip() for c in cells.columns]
     stripped = {c: cells[c].astype(object).str.strip() for c in cells.columns}
     present = [s[~s.str.lower().isin(MISSING_MARKERS)] for s in stripped.values()]
