@@ -70,7 +70,7 @@ def text(names: list[str], runs_dir: Path) -> None:
         recipe.data.positive_class = spec["positive_class"]
         recipe.data.split.train_fraction = spec["train_fraction"]
         recipe.explain.enabled = False
-        recipe.robustness.enabled = False
+        recipe.attack.enabled = False
         tic = time.perf_counter()
         result = run(recipe, runs_dir=runs_dir, track=False, progress=False)
         whole = time.perf_counter() - tic

@@ -71,9 +71,24 @@ def test_regression_report_and_explanations(diabetes_run):
     result = chromium_check.probe(diabetes_run.path / "report.html")
     assert chromium_check.problems(result) == []
     ids = {s["id"] for s in result["sections"]}
-    assert {"residuals", "leaderboard", "explanations", "training", "metrics"} <= ids
+    assert {"residuals", "leaderboard", "explanations", "training", "metrics", "robustness", "privacy"} <= ids
     assert not ids & {"confusion", "curves", "calibration"}
     assert "learning curve" in (diabetes_run.path / "report.html").read_text().lower()
+
+
+def test_regression_is_attacked_on_its_error(diabetes_run):
+    """A regression run's attack stage states what it measures: RMSE and its increase (no class to flip)."""
+    import json
+
+    result = json.loads((diabetes_run.path / "attack.json").read_text())
+    assert result["primary_metric"] == "rmse" and "error increase" in result["measures"]
+    assert result["clean"] == diabetes_run.metrics["test"]
+    pgd = result["curves"]["inf"]["pgd"]
+    assert [p["scores"]["rmse"] for p in pgd] == sorted(p["scores"]["rmse"] for p in pgd)
+    assert pgd[-1]["scores"]["error_increase"] > 0.3 and "success_rate" not in pgd[-1]["scores"]
+    assert result["pgd"]["random_start"] is False
+    assert result["membership"]["loss_threshold"]["rows"] == 2 * result["membership"]["members"]
+    assert "error increase" in (diabetes_run.path / "report.html").read_text()
 
 
 def test_regression_bad_input(tmp_path):

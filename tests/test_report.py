@@ -12,7 +12,7 @@ import pytest
 from shipyard.report import Section, build_report, register_section
 from shipyard.report.sections import _REGISTRY
 
-EXPECTED = {"data", "training", "metrics", "leaderboard", "confusion", "curves", "calibration", "explanations"}
+EXPECTED = {"data", "training", "metrics", "leaderboard", "confusion", "curves", "calibration", "explanations", "robustness", "privacy"}
 
 
 
@@ -51,13 +51,13 @@ def test_report_rebuilds_and_later_stages_add_sections(breast_cancer_run, tmp_pa
     run = tmp_path / "run"
     shutil.copytree(breast_cancer_run.path, run)
     (run / "report.html").unlink()
-    (run / "attack.json").write_text('{"fgsm_accuracy": 0.5}')
+    (run / "demo.json").write_text('{"fgsm_accuracy": 0.5}')
 
-    @register_section("attack-demo", "Adversarial robustness", order=70)
+    @register_section("attack-demo", "A later stage's section", order=70)
     def _attack(ctx):
-        if not ctx.has("attack.json"):
+        if not ctx.has("demo.json"):
             return None
-        return Section(paragraphs=[f"FGSM accuracy {ctx.json('attack.json')['fgsm_accuracy']:.2f}"])
+        return Section(paragraphs=[f"FGSM accuracy {ctx.json('demo.json')['fgsm_accuracy']:.2f}"])
 
     try:
         from typer.testing import CliRunner
@@ -101,3 +101,12 @@ def test_a_section_whose_builder_raises_is_marked_failed_and_fails_the_chromium_
     assert "This section could not be built: KeyError" in html
     found = chromium_check.problems(chromium_check.probe(run / "report.html"))
     assert found == ["section 'crashing-demo' failed to build"]
+
+
+def test_the_report_a_run_writes_does_not_call_the_finished_run_running(breast_cancer_run):
+    """The report is the run's last stage, written while run.json still says running: a finished run's report has no banner."""
+    import json
+
+    assert json.loads((breast_cancer_run.path / "run.json").read_text())["status"] == "complete"
+    text = (breast_cancer_run.path / "report.html").read_text()
+    assert "still running" not in text and "This run is incomplete" not in text

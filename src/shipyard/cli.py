@@ -85,7 +85,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or stage messages (findings and metrics are still printed)."),
     resume: Path = typer.Option(None, "--resume", help="An interrupted run directory: continue its training from the last checkpoint."),
 ) -> None:
-    """Run a recipe: prepare, train, calibrate, evaluate, export, explain, report."""
+    """Run a recipe: prepare, train, calibrate, evaluate, export, compress, explain, attack, report."""
     from shipyard.pipeline import run as run_pipeline
 
     if recipe is None and resume is None:
@@ -201,6 +201,10 @@ def _print_findings(metrics: dict[str, Any]) -> None:
             lines.append(f"Warning: {temp['warning']}.")
     if cv:
         lines += cv.get("holdout", {}).get("findings", [])
+    dp = metrics.get("dp_sgd")
+    if dp:
+        lines.append(f"DP-SGD: epsilon {dp['epsilon']:.3f} spent of {dp['target_epsilon']:g} (delta {dp['delta']:.1e}, noise multiplier {dp['noise_multiplier']:.3f}).")
+    lines += metrics.get("attack", {}).get("findings", [])
     for line in lines:
         out.print(f"• {line}", highlight=False)
 
@@ -533,32 +537,6 @@ def _print_explanation(result: dict[str, Any]) -> None:
 
 @app.command()
 @_user_errors
-def robustness(path: Path = typer.Argument(..., help="Run directory of a text or image model (runs/NAME/latest).")) -> None:
-    """Accuracy of a text or image model under perturbed inputs (typos and word deletion; FGSM and PGD), re-run on a finished run."""
-    from shipyard.modalities import modality_of
-    from shipyard.rundir import resolve_run
-    from shipyard.stages import RunContext, get_stage
-
-    run_dir = resolve_run(path)
-    ctx = RunContext.from_run(run_dir)
-    if modality_of(ctx.recipe) is None:
-        raise ShipyardError(f"{path}: perturbation curves are for text and image models; this run's model takes a table", "see the attack stage for tables")
-    get_stage("robustness").run(ctx)
-    get_stage("report").run(ctx)
-    result = run_dir.read_json("robustness.json")
-    table = Table(title=f"accuracy under perturbation ({result['samples']} test rows)")
-    steps = result.get("rates") or result.get("epsilons")
-    table.add_column("rate" if "rates" in result else "epsilon")
-    for kind in result["curves"]:
-        table.add_column(kind.replace("_", " "), justify="right")
-    for i, step in enumerate(steps):
-        table.add_row(f"{step:g}", *[f"{(c['accuracy'] if isinstance(c, dict) else c)[i]:.4f}" for c in result["curves"].values()])
-    out.print(table)
-    err.print(f"wrote {run_dir.path / 'robustness.json'}")
-
-
-@app.command()
-@_user_errors
 def compress(
     path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest or runs/NAME/<timestamp>)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages."),
@@ -647,6 +625,69 @@ def bench(
     RunDir(target.parent).write_json(target.name, result)
     _print_compression(result)
     err.print(f"wrote {target}")
+
+
+@app.command()
+@_user_errors
+def attack(
+    path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest or runs/NAME/<timestamp>)."),
+    rows: int = typer.Option(None, "--rows", min=1, help="Attack at most this many test rows; default attack.rows."),
+) -> None:
+    """Attack a finished run's network (FGSM, PGD, random noise) and test membership inference; writes attack.json.
+
+    Text runs: accuracy under typos and word deletion; image runs: FGSM and PGD in pixel space.
+    """
+    from shipyard.export.bundle import read_manifest
+    from shipyard.rundir import resolve_run
+    from shipyard.stages import RunContext, get_stage
+    from shipyard.stages.attack import ATTACK, attack_run
+
+    run_dir = resolve_run(path)
+    read_manifest(run_dir.path)  # refuse a run whose bundle was modified
+    ctx = RunContext.from_run(run_dir)  # the checkpoint's network and the saved preparation: nothing refitted
+    result = attack_run(ctx, rows)
+    get_stage("report").run(ctx)
+    _print_attack(result)
+    err.print(f"wrote {run_dir.path / ATTACK}")
+
+
+def _print_perturbation(result: dict[str, Any]) -> None:
+    """A text or image run's curves: accuracy per typo / deletion rate, or per pixel epsilon of FGSM and PGD."""
+    table = Table(title=f"accuracy under perturbation ({result['samples']} test rows)")
+    steps = result.get("rates") or result.get("epsilons")
+    table.add_column("rate" if "rates" in result else "epsilon (pixel range)")
+    for kind in result["curves"]:
+        table.add_column(kind.replace("_", " "), justify="right")
+    for i, step in enumerate(steps):
+        table.add_row(f"{step:g}", *[f"{(c['accuracy'] if isinstance(c, dict) else c)[i]:.4f}" for c in result["curves"].values()])
+    out.print(table)
+
+
+def _print_attack(result: dict[str, Any]) -> None:
+    if result.get("kind") in ("text", "image"):
+        _print_perturbation(result)
+        return
+    metric, names = result["primary_metric"], {"inf": "L-inf", "2": "L2"}
+    for norm, methods in result["curves"].items():
+        table = Table(title=f"test {metric} under {names[norm]} attacks ({result['rows']} rows; epsilon in training standard deviations)")
+        table.add_column("epsilon", justify="right")
+        for method in methods:
+            table.add_column(method.upper() if method != "noise" else "noise", justify="right")
+        first = next(iter(methods.values()))
+        for k, point in enumerate(first):
+            table.add_row(f"{point['epsilon']:g}", *[_fmt(methods[m][k]["scores"][metric]) for m in methods])
+        out.print(table)
+    membership = result.get("membership")
+    if membership:
+        table = Table(title=f"membership inference ({membership['members']} training vs {membership['non_members']} test rows)")
+        for column in ("attack", "ROC-AUC [95% CI]", "advantage"):
+            table.add_column(column, justify="right" if column != "attack" else "left")
+        for key in ("loss_threshold", "black_box"):
+            quality = membership[key]
+            table.add_row(key.replace("_", " "), f"{quality['auc']:.3f} [{quality['auc_ci'][0]:.3f}, {quality['auc_ci'][1]:.3f}]", f"{quality['advantage']:.3f}")
+        out.print(table)
+    for line in result["findings"]:
+        out.print(f"• {line}", highlight=False)
 
 
 @app.command()

@@ -3,7 +3,7 @@
 MLflow loads a model logged with ``mlflow.pyfunc.log_model(loader_module=
 "shipyard.mlflow_pyfunc", data_path=<bundle folder>)`` by calling
 :func:`_load_pyfunc` on its copy of the bundle: no pickle is written or read
-(a ``python_model=`` instance would be cloudpickled), the bundle's hashes are
+(MLflow would serialise a ``python_model=`` instance, code and all), the bundle's hashes are
 verified on load, and only onnxruntime runs the model, so
 ``mlflow.pyfunc.load_model("models:/NAME/1")``, ``mlflow models serve
 --env-manager local`` and every MLflow tool that expects a model can use what

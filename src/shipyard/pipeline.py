@@ -1,7 +1,7 @@
 """Run a recipe's stages in order over one run directory.
 
 The stages are those registered in :mod:`shipyard.stages` (prepare → train →
-calibrate → evaluate → export → explain → report). Every stage's
+calibrate → evaluate → export → compress → explain → attack → report). Every stage's
 :meth:`~shipyard.stages.base.Stage.check` runs before the run directory is
 created, so bad data or a bad recipe leaves nothing behind; a run that fails
 later is kept with ``status: failed`` and never becomes ``latest``.
@@ -145,16 +145,17 @@ def run(
     data = check_inputs(recipe)
     if run_dir is not None:
         check_unchanged(run_dir.path, recipe.data.source, data.data_sha256)
+        track = track and run_dir.read_json("run.json").get("tracked", True)  # a run started with --no-track resumes untracked
     tracker = Tracker(enabled=track)
     tracker.connect(recipe.name)
 
     if run_dir is None:
-        run_dir = RunDir.create(runs_dir, recipe.name, recipe_dir=str(recipe.base_dir), **process_identity())
+        run_dir = RunDir.create(runs_dir, recipe.name, recipe_dir=str(recipe.base_dir), tracked=track, **process_identity())
         run_dir.write_recipe(recipe.resolved())
         previous_mlflow = None
     else:
         previous_mlflow = run_dir.read_json("run.json").get("mlflow_run_id")
-        run_dir.update(status="running", resumed=True, killed=False, **process_identity())
+        run_dir.update(status="running", resumed=True, killed=False, error=None, **process_identity())  # the interruption's error is history
     ctx = RunContext(recipe, data, run_dir, tracker, console, progress, resume=resume is not None)
     try:
         tracker.start(run_dir.path.name, recipe.resolved(), run_id=previous_mlflow)

@@ -23,6 +23,7 @@ from shipyard.decision import decide
 from shipyard.errors import BundleError, InputError, ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_PREDICTION, GRAPH_TASK, PREDICTION_FIELDS, prediction_mismatch, read_manifest
 from shipyard.schema import Column, check_text, coerce_columns, coerce_records, invalid_text_error, is_valid_text, missing_notes, RangeCheck
+from shipyard.serving.ood import OutOfDistribution
 from shipyard.tasks import get_task
 
 UNSEEN_ENCODING = {"onehot": "encoded as all zeros", "ordinal": "encoded as -1"}
@@ -134,6 +135,9 @@ class Predictor:
         The bundle's task (what the graph outputs and how a prediction is decided).
     path : Path
         The bundle folder.
+    out_of_distribution : OutOfDistribution
+        Marks the values of a :class:`ModelInput` far outside the training
+        range (predicted, unlike values outside the accepted range).
 
     Raises
     ------
@@ -179,6 +183,7 @@ class Predictor:
         """Read what the manifest says about the inputs: the columns, their accepted ranges and the encoder's rule for unseen categories."""
         self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
         self.input_margin = (self.manifest.get("input_range") or {}).get("margin")  # builds the range check
+        self.out_of_distribution = OutOfDistribution(self.schema)
         encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
         self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
         self._known = {c.onnx_name: frozenset(c.categories) for c in self.schema if c.is_text}

@@ -291,6 +291,55 @@ class ScheduleSpec(Section):
     warmup: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of all training steps spent warming up linearly from 0 (onecycle: its pct_start, default 0.3 when 0).")
 
 
+Norm = Literal["inf", "2"]
+"""An attack's norm: L-infinity (``inf``) or L2 (``2``)."""
+
+
+def _norm_name(value: Any) -> Any:
+    # YAML reads `inf` as a string, `.inf` as a float and `2` as an integer: all name a norm.
+    if isinstance(value, float) and value == float("inf"):
+        return "inf"
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 2:
+        return "2"
+    return value
+
+
+class AdversarialSpec(Section):
+    """Adversarial training: part of every training batch replaced by attacks on the network being trained.
+
+    Madry et al. 2018 (PGD with a random start) or Goodfellow et al. 2015 (FGSM),
+    in the same space and units as the attack stage: preprocessed numeric features,
+    epsilon in standard deviations of the training rows, one-hot blocks left alone.
+    """
+
+    attack: Literal["pgd", "fgsm"] = "pgd"
+    epsilon: float = Field(..., gt=0.0, description="Perturbation budget, in standard deviations of each training feature.")
+    ratio: float = Field(0.5, gt=0.0, le=1.0, description="Fraction of each batch replaced by its adversarial examples (1: Madry et al.'s min-max training).")
+    norm: Norm = "inf"
+    steps: int = Field(7, ge=1, le=100, description="PGD iterations per batch.")
+    step_size: float = Field(0.25, gt=0.0, le=1.0, description="PGD step, as a fraction of epsilon.")
+
+    @field_validator("norm", mode="before")
+    @classmethod
+    def _norm(cls, value: Any) -> Any:
+        return _norm_name(value)
+
+
+class PrivacySpec(Section):
+    """Differentially private training with DP-SGD (Abadi et al. 2016), by Opacus.
+
+    Per-row gradients clipped to ``max_grad_norm``, Gaussian noise scaled to reach
+    (``epsilon``, ``delta``) over ``train.epochs`` epochs of Poisson-sampled batches
+    (PRV accountant, Gopi et al. 2021). The guarantee covers the training rows'
+    influence on the network's weights; the fitted preprocessing (means, medians,
+    categories, ranges) is computed from them without noise.
+    """
+
+    epsilon: float = Field(..., gt=0.0, description="Target privacy budget for the whole training.")
+    delta: float | None = Field(None, gt=0.0, lt=1.0, description="Target delta; default: the smaller of 1e-5 and 1 / (10 x training rows).")
+    max_grad_norm: float = Field(1.0, gt=0.0, description="Clip each row's gradient to this L2 norm.")
+
+
 class TrainSpec(Section):
     """Optimisation settings: AdamW on the task's loss, mini-batches from a DataLoader, callbacks."""
 
@@ -309,6 +358,16 @@ class TrainSpec(Section):
     loss: Literal["cross_entropy", "mse", "huber"] | None = Field(
         None, description="Default: cross_entropy for classification, mse for regression (on the standardised target)."
     )
+    adversarial: AdversarialSpec | None = Field(None, description="Adversarial training (off by default).")
+    privacy: PrivacySpec | None = Field(None, description="DP-SGD with Opacus (off by default).")
+
+    @model_validator(mode="after")
+    def _one_of_adversarial_or_private(self) -> "TrainSpec":
+        if self.adversarial is not None and self.privacy is not None:
+            raise ValueError("adversarial training and DP-SGD (train.privacy) cannot be combined; choose one")
+        if self.privacy is not None and self.gradient_clip is not None:
+            raise ValueError("train.gradient_clip does not apply with train.privacy: DP-SGD clips each row's gradient to train.privacy.max_grad_norm")
+        return self
 
 
 class BootstrapSpec(Section):
@@ -360,28 +419,71 @@ class ExplainSpec(Section):
     row: int = Field(0, ge=0, description="Test row (position among the test rows) explained locally.")
 
 
-class RobustnessSpec(Section):
-    """Accuracy under perturbations of text and image inputs, as curves (tabular attacks are the attack stage's)."""
+class MembershipSpec(Section):
+    """Membership inference: can an attacker tell training rows from held-out rows by the model's outputs?"""
 
     enabled: bool = True
-    samples: int = Field(300, ge=10, description="Test rows perturbed (a seeded random sample when there are more).")
+    rows: int = Field(1000, ge=10, description="At most this many training rows (members) and as many test rows (non-members), a seeded sample.")
+
+
+class AttackSpec(Section):
+    """Adversarial robustness (FGSM, PGD under L-inf and L2) and membership inference on the finished network.
+
+    Tables: attacks run on the preprocessed features: only numeric features are
+    perturbed (one-hot and missing-indicator columns are left alone), epsilon is
+    in standard deviations of each training feature, and ``clip`` keeps
+    perturbed values inside the range seen in training. Images: FGSM and PGD
+    (L-inf) in pixel space within the pixel range, at ``pixel_epsilons``. Text:
+    accuracy under character typos and word deletion at ``rates``.
+    """
+
+    enabled: bool = True
+    methods: list[Literal["fgsm", "pgd"]] = Field(default_factory=lambda: ["fgsm", "pgd"], min_length=1)
+    norms: list[Norm] = Field(default_factory=lambda: ["inf", "2"], min_length=1)
+    epsilons: list[float] = Field(
+        default_factory=lambda: [0.0, 0.05, 0.1, 0.25, 0.5, 1.0], min_length=1, description="L-inf budgets, in standard deviations per feature."
+    )
+    l2_epsilons: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0, 4.0], min_length=1, description="L2 budgets, in standard deviations (the L2 norm of the standardised perturbation)."
+    )
+    pgd_steps: int = Field(20, ge=1, le=1000, description="PGD iterations.")
+    pgd_step_size: float = Field(0.125, gt=0.0, le=1.0, description="PGD step as a fraction of epsilon (2.5 / pgd_steps, as Madry et al. 2018).")
+    pgd_restarts: int = Field(1, ge=1, le=20, description="PGD random starts; a row counts as fooled if any start fools it.")
+    clip: bool = Field(True, description="Keep perturbed values inside each feature's training range (a value already outside it may not move further out).")
+    rows: int = Field(1000, ge=1, description="At most this many test rows are attacked (a seeded sample).")
+    membership: MembershipSpec = Field(default_factory=MembershipSpec)
+    pixel_epsilons: list[float] = Field(
+        default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2],
+        min_length=1,
+        description="Images (``cnn``): L-inf budgets of FGSM and PGD, in units of the [0, 1] pixel range.",
+    )
     rates: list[float] = Field(
         default_factory=lambda: [0.0, 0.05, 0.1, 0.2, 0.3],
-        description="Text: fractions of characters hit by a typo (insert, delete, swap, substitute) and of words deleted.",
+        min_length=1,
+        description="Text (``transformer``): fractions of characters hit by a typo (insert, delete, swap, substitute) and of words deleted.",
     )
-    epsilons: list[float] = Field(
-        default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2],
-        description="Images: L-infinity budgets of FGSM and PGD, in units of the [0, 1] pixel range.",
-    )
-    pgd_steps: int = Field(10, ge=1, le=200)
     repeats: int = Field(2, ge=1, le=20, description="Text: random draws averaged per rate.")
 
-    @model_validator(mode="after")
-    def _ranges(self) -> "RobustnessSpec":
-        bad = [r for r in self.rates if not 0 <= r <= 1] + [e for e in self.epsilons if not 0 <= e <= 1]
+    @field_validator("norms", mode="before")
+    @classmethod
+    def _norms(cls, value: Any) -> Any:
+        return [_norm_name(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("epsilons", "l2_epsilons")
+    @classmethod
+    def _budgets(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not (v >= 0 and v < float("inf"))]
         if bad:
-            raise ValueError(f"rates and epsilons must lie in [0, 1], got {bad}")
-        return self
+            raise ValueError(f"epsilons must be finite and >= 0, got {bad}")
+        return sorted(set(value))
+
+    @field_validator("pixel_epsilons", "rates")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not 0 <= v <= 1]
+        if bad:
+            raise ValueError(f"must lie in [0, 1], got {bad}")
+        return sorted(set(value))
 
 
 class ExportSpec(Section):
@@ -485,7 +587,7 @@ class Recipe(Section):
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     explain: ExplainSpec = Field(default_factory=ExplainSpec)
-    robustness: RobustnessSpec = Field(default_factory=RobustnessSpec)
+    attack: AttackSpec = Field(default_factory=AttackSpec)
     export: ExportSpec = Field(default_factory=ExportSpec)
     compress: CompressSpec | None = Field(None, description="Compressed variants and the budget that picks the deployed one; absent: no compression.")
 

@@ -630,23 +630,38 @@ class RangeCheck:
         self.high = np.array([r[1] for r in ranges], dtype=np.float64).reshape(-1, 1)
         self.lows, self.highs = [float(r[0]) for r in ranges], [float(r[1]) for r in ranges]
 
-    def __call__(self, model_input: Any) -> dict[int, str]:
-        """Row position to the message of its first offending column (see :func:`out_of_range`)."""
+    def outside(self, model_input: Any) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """The columns holding values outside their range: ``(index into columns, lows and highs; its values; row positions outside)``, in schema order.
+
+        Parameters
+        ----------
+        model_input : DataFrame or mapping of str to ndarray of shape (n_rows,)
+            Keyed by ``onnx_name``; NaN (missing) is never outside.
+        """
         if not self.columns:
-            return {}
+            return []
         values = [np.asarray(model_input[c.onnx_name]) for c in self.columns]
         block = np.array(values, dtype=np.float64) if len(values[0]) <= 256 else None
         if block is not None:
             if not ((block < self.low) | (block > self.high)).any():
-                return {}
+                return []
             suspects = range(len(self.columns))
         else:
             # Python floats compare with float32 arrays without casting them to float64; NaN compares False: accepted
             suspects = [i for i, (v, low, high) in enumerate(zip(values, self.lows, self.highs)) if ((v < low) | (v > high)).any()]
-        errors: dict[int, str] = {}
+        found = []
         for i in suspects:
-            col, column_values, low, high = self.columns[i], values[i], self.lows[i], self.highs[i]
-            for row in np.flatnonzero((column_values < low) | (column_values > high)):
+            rows = np.flatnonzero((values[i] < self.lows[i]) | (values[i] > self.highs[i]))
+            if len(rows):
+                found.append((i, values[i], rows))
+        return found
+
+    def __call__(self, model_input: Any) -> dict[int, str]:
+        """Row position to the message of its first offending column (see :func:`out_of_range`)."""
+        errors: dict[int, str] = {}
+        for i, column_values, rows in self.outside(model_input):
+            col, low, high = self.columns[i], self.lows[i], self.highs[i]
+            for row in rows:
                 errors.setdefault(
                     int(row),
                     f"column '{col.name}' = {float(column_values[row]):.6g} is outside the accepted range [{low:.6g}, {high:.6g}] "

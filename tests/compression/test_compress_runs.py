@@ -87,6 +87,19 @@ def test_a_budget_metric_the_task_does_not_report_is_refused_before_the_run(tmp_
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_dp_sgd_run_is_not_trained_again_by_pruning_or_distillation(breast_cancer_run, tmp_path):
+    """Pruning's fine-tuning and a student's training would read the training rows outside the DP-SGD budget, so a
+    run with train.privacy gets only the quantized graphs of its own network, and says why for the others."""
+    from shipyard.recipe import PrivacySpec
+
+    ctx = _context(_copy(breast_cancer_run, tmp_path), formats=["int8_dynamic"], distill={"students": [[4]], "epochs": 2})
+    ctx.recipe.train.privacy = PrivacySpec(epsilon=2.0)
+    result = compress(ctx)
+    assert {v["name"] for v in result["variants"]} == {"fp32", "int8_dynamic"}
+    assert [s["name"] for s in result["skipped"]] == ["pruned", "student_4"]
+    assert all(s["reason"].startswith("train.privacy: made by training on the training rows again") for s in result["skipped"])
+
+
 def test_a_budget_no_variant_meets_keeps_fp32_and_says_why(breast_cancer_run, tmp_path):
     """No loss of log-loss allowed, and only much smaller networks on offer: 95% of the hidden units pruned without
     fine-tuning, a one-unit student trained for two epochs. Each is worse than fp32 on validation."""

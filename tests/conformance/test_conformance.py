@@ -64,7 +64,7 @@ def runs(mixed_csv, sms_texts, tmp_path_factory):
                     "train": train,
                     "evaluate": {"bootstrap": {"samples": 50}, "baseline": False},
                     "explain": {"samples": 4 if _input(kind) == "text" else 20, "background": 20, "permutation_repeats": 1},
-                    "robustness": {"samples": 40, "rates": [0.0, 0.3], "epsilons": [0.0, 0.1], "pgd_steps": 3, "repeats": 1},
+                    "attack": {"rows": 40, "rates": [0.0, 0.3], "pixel_epsilons": [0.0, 0.1], "pgd_steps": 3, "repeats": 1},
                 }
             )
             cache[kind, task] = run(recipe, runs_dir=tmp_path_factory.mktemp("conformance"), track=False, progress=False)
@@ -189,8 +189,31 @@ def test_is_explained_in_the_run_and_again_from_its_checkpoint(runs, kind, task)
 @pytest.mark.parametrize("kind, task", [case for case in CASES if _input(case[0]) != "tabular"])
 def test_draws_its_perturbation_curves(runs, kind, task):
     result = runs(kind, task)
-    rob = json.loads((result.path / "robustness.json").read_text())
+    rob = json.loads((result.path / "attack.json").read_text())
     curves = list(rob["curves"].values())
     points = [c["accuracy"] if isinstance(c, dict) else c for c in curves]
     assert all(len(p) == 2 and all(0 <= v <= 1 for v in p) for p in points)
     assert len({p[0] for p in points}) == 1  # no perturbation: every curve starts at the clean accuracy
+
+
+@pytest.mark.parametrize("kind, task", [case for case in CASES if _input(case[0]) == "tabular"])
+def test_is_attacked_in_the_run_and_again_from_its_checkpoint(runs, kind, task):
+    """The attack stage works on every kind and task: epsilon 0 is the test metrics, PGD does no better than clean,
+    one-hot columns stay fixed, and a re-run from the checkpoint gives the same curves."""
+    from shipyard.rundir import RunDir
+    from shipyard.stages import RunContext, get_stage
+
+    result = runs(kind, task)
+    first = json.loads((result.path / "attack.json").read_text())
+    assert first["clean"] == result.metrics["test"]
+    metric = first["primary_metric"]
+    pgd = first["curves"]["inf"]["pgd"]
+    worse = (lambda a, b: a >= b - 1e-9) if metric == "rmse" else (lambda a, b: a <= b + 1e-9)
+    assert worse(pgd[-1]["scores"][metric], first["clean"][metric])
+    if task == "classification":
+        assert set(first["space"]["fixed_columns"]) == {"size", "texture"}
+    assert first["membership"]["members"] > 0
+    ctx = RunContext.from_run(RunDir(result.path))
+    get_stage("attack").run(ctx)
+    again = json.loads((result.path / "attack.json").read_text())
+    assert again["curves"] == first["curves"] and again["membership"] == first["membership"]

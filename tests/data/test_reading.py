@@ -6,6 +6,7 @@ import numpy as np
 import json
 
 import pandas as pd
+import pytest
 
 from shipyard.data.loading import load_table
 from shipyard.data.reading import read_csv
@@ -167,3 +168,14 @@ def test_tsv_files_are_read(tmp_path):
     path.write_text("a\tb\n1\tx\n2\ty\n", encoding="utf-8")
     frame = load_table(str(path))
     assert frame["a"].tolist() == [1, 2] and frame.attrs["reading"]["delimiter"] == "\t"
+
+
+def test_a_header_naming_a_column_twice_is_refused_naming_it(tmp_path):
+    """Trial: header a,a,y was read as 'a' and 'a.1' without a word, and the server then wanted a field "a.1"."""
+    from shipyard.data.reading import read_csv
+    from shipyard.errors import DataError
+
+    path = tmp_path / "dup.csv"
+    path.write_text("a,a ,y\n1,2,x\n3,4,z\n")
+    with pytest.raises(DataError, match=r"dup.csv: column name\(s\) 'a' appear more than once in the header"):
+        read_csv(path)

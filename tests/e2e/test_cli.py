@@ -120,6 +120,7 @@ def test_run_then_predict_csv(tmp_path):
     proc = shipyard("run", "recipe.yaml", "--no-track", "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "roc_auc" in proc.stdout and "runs/iris-cli/latest" in proc.stdout and "ONNX parity" in proc.stdout
+    assert "PGD (L-inf)" in proc.stdout and "ROC-AUC" in proc.stdout  # the attack stage's findings
     from sklearn.datasets import load_iris
 
     load_iris(as_frame=True).data.head(10).to_csv(tmp_path / "records.csv", index=False)

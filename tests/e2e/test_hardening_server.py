@@ -226,6 +226,16 @@ def test_a_body_of_another_content_type_is_told_to_be_json(server, records, cont
     assert response.json()["detail"] == f"the request body must be JSON sent with Content-Type: application/json (got '{content_type}')"
 
 
+def test_a_json_body_without_a_content_type_is_told_to_send_one(server, records):
+    """FastAPI does not parse a body sent without Content-Type: "not a valid dictionary" would blame a valid body."""
+    client, _ = server
+    request = client.build_request("POST", "/v1/predict", content=json.dumps({"records": records}).encode())
+    assert "content-type" not in request.headers
+    response = client.send(request)
+    assert response.status_code == 415
+    assert response.json()["detail"] == "the request body must be JSON sent with Content-Type: application/json (got no Content-Type)"
+
+
 @pytest.fixture(scope="module")
 def mixed_served(mixed_csv, tmp_path_factory):
     """A run with categorical columns and missing values (the fuzz test's richer schema), served."""

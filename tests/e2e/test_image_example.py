@@ -80,12 +80,12 @@ def test_explained_attacked_and_reported(digits_run):
     explained = json.loads((digits_run.path / "explain.json").read_text())
     assert explained["kind"] == "image" and explained["completeness_error"] < 0.05 and len(explained["saliency"]) == 12
     assert explained["n_misclassified"] == len(explained["misclassified"]) or len(explained["misclassified"]) == 24
-    rob = json.loads((digits_run.path / "robustness.json").read_text())
+    rob = json.loads((digits_run.path / "attack.json").read_text())
     fgsm, pgd = rob["curves"]["fgsm"], rob["curves"]["pgd"]
     assert fgsm[0] == pgd[0] and pgd[-1] <= fgsm[-1] and pgd[-1] < pgd[0]  # PGD is the stronger attack
     result = chromium_check.probe(digits_run.path / "report.html")
     assert chromium_check.problems(result) == []
-    assert {"image_data", "image_errors", "image_saliency", "robustness"} <= {s["id"] for s in result["sections"]}
+    assert {"image_data", "image_errors", "image_saliency", "perturbation"} <= {s["id"] for s in result["sections"]}
     done = subprocess.run([sys.executable, "-m", "shipyard.cli", "explain", str(digits_run.bundle), "--data", "x.csv"], capture_output=True, text=True)
     assert done.returncode == 2 and "explain its run instead" in done.stderr
 

@@ -71,10 +71,12 @@ def test_sigkill_mid_training_then_resume_matches_an_uninterrupted_run(tmp_path)
     assert not (tmp_path / "killed" / "resume-check" / "latest").exists()
     assert not json.loads((run / "checkpoint" / "checkpoint.json").read_text())["complete"]
 
-    resumed = shipyard("run", "--resume", str(run), "--no-track", "-q", cwd=tmp_path)
+    resumed = shipyard("run", "--resume", str(run), "-q", cwd=tmp_path)  # started with --no-track: resumes untracked
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "complete" and record["resumed"] is True
+    assert record["tracked"] is False and record["mlflow_run_id"] is None and not (tmp_path / "mlflow.db").exists()
+    assert record["error"] is None and record["killed"] is False  # the interruption is not reported as the run's error
     assert (tmp_path / "killed" / "resume-check" / "latest").resolve() == run
 
     a, b = weights(reference), weights(run)

@@ -39,6 +39,40 @@ def test_predict_matches_python_api(server, records, breast_cancer_run):
         assert row["malignant"] == pytest.approx(float(exp[1]), abs=1e-6)
 
 
+def test_values_far_outside_the_training_range_are_marked_not_refused(server, records, breast_cancer_run):
+    """Beyond the training range but inside the accepted range: predicted and marked per feature with the range.
+    Beyond the accepted range (export.input_range_margin): not predicted, listed in errors, not marked."""
+    import json
+
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    from shipyard.schema import Column, accepted_range
+
+    manifest = json.loads((breast_cancer_run.bundle / "manifest.json").read_text())
+    radius = next(c for c in manifest["inputs"] if c["name"] == "mean radius")
+    with np.load(breast_cancer_run.path / "preparation" / "split.npz") as split:
+        train = load_breast_cancer(as_frame=True).data.iloc[split["train"]]
+    assert (radius["min"], radius["max"]) == (float(train["mean radius"].min()), float(train["mean radius"].max()))
+    low, high = accepted_range(Column.from_dict(radius), manifest["input_range"]["margin"])
+    far, beyond = 100.1, high + 1.0  # far outside the training range yet accepted; outside the accepted range
+    assert radius["max"] * 1.5 < far < high
+    odd = dict(records[0], **{"mean radius": far, "worst area": -1000.0})
+    refused = dict(records[3], **{"mean radius": beyond, "worst area": -1000.0})
+    response = server.post("/v1/predict", json={"records": [records[1], odd, records[2], refused]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert all(label is not None for label in body["labels"][:3])  # the first three predicted
+    assert body["labels"][3] is None and [e["record"] for e in body["errors"]] == [3] and "mean radius" in body["errors"][0]["detail"]
+    ood = body["out_of_distribution"]
+    assert len(ood) == 4 and ood[0] == [] and ood[2] == [] and ood[3] == []
+    marked = {m["column"]: m for m in ood[1]}
+    assert set(marked) == {"mean radius", "worst area"}
+    assert marked["mean radius"] == {"column": "mean radius", "value": far, "min": radius["min"], "max": radius["max"]}
+    schema = server.get("/openapi.json").json()["components"]["schemas"]
+    assert "out_of_distribution" in schema["PredictResponse"]["properties"] and "OutOfRange" in schema
+
+
 def test_missing_value_as_null_is_imputed(server, records):
     record = dict(records[0], **{"mean radius": None})
     assert server.post("/v1/predict", json={"records": [record]}).status_code == 200

@@ -128,7 +128,7 @@ def test_micro_batching_returns_each_request_its_own_answers_in_order(breast_can
     assert sample(metrics, "shipyard_records_predicted", "_total") == sum(len(b["records"]) for b in bodies) - 2
 
 
-def test_api_key_required_for_predictions_when_configured(breast_cancer_run, records, tmp_path):
+def test_api_key_required_for_predictions_and_the_manifest_when_configured(breast_cancer_run, records, tmp_path):
     keys = tmp_path / "keys.txt"
     keys.write_text("# one key per line\nk3y-0123456789abcdefXYZ\nanother-key-0123456789\n")
     server = Server(breast_cancer_run.bundle, "--api-key-file", str(keys), "--no-access-log")
@@ -139,12 +139,14 @@ def test_api_key_required_for_predictions_when_configured(breast_cancer_run, rec
         basic = httpx.post(f"{server.base}/v1/predict", json=body, headers={"Authorization": "Basic k3y-0123456789abcdefXYZ"})
         good = httpx.post(f"{server.base}/v1/predict", json=body, headers={"Authorization": "Bearer another-key-0123456789"})
         open_routes = [httpx.get(f"{server.base}{route}").status_code for route in ("/healthz", "/readyz", "/metrics")]
+        manifest = [httpx.get(f"{server.base}/v1/model", headers=h).status_code for h in ({}, {"Authorization": "Bearer another-key-0123456789"})]
     finally:
         server.stop()
     for response in (missing, wrong, basic):
         assert response.status_code == 401 and response.json() == {"detail": "unauthorized"}
         assert response.headers["www-authenticate"] == "Bearer"
     assert good.status_code == 200 and open_routes == [200, 200, 200]
+    assert manifest == [401, 200]  # the manifest lists the training categories
 
 
 def test_weak_or_missing_api_keys_are_refused_in_one_line(breast_cancer_run, tmp_path):
@@ -169,6 +171,7 @@ def test_two_workers_answer_with_the_same_behaviour_and_aggregated_metrics(breas
             assert response.json()["labels"] == list(predictor.predict(body["records"]))
         totals = [sample(server.metrics(), "shipyard_requests", "_total", route="/v1/predict", status="200") for _ in range(4)]
     finally:
-        server.stop()
+        log = server.stop()
+    assert "Warning" not in log, log  # e.g. prometheus-client's "Clearing labels has not been implemented in multi-process mode"
     assert len(children) >= 2, children  # uvicorn's worker processes
     assert set(totals) == {40.0}  # every worker reports the requests of all

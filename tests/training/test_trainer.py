@@ -91,6 +91,74 @@ def test_callbacks_fire_in_order():
     assert log[0::2] == [("a", h) for h in hooks] and log[1::2] == [("b", h) for h in hooks]
 
 
+def test_on_batch_start_may_replace_the_batch():
+    """A callback's returned batch is what later callbacks and the optimizer step see (adversarial training uses this)."""
+    recipe = spec(epochs=1, early_stopping={"enabled": False})
+    train, val = data()
+    seen: list = []
+
+    class Zero(Callback):
+        def on_batch_start(self, trainer, state, batch):
+            return batch[0] * 0, batch[1]
+
+    class Spy(Callback):
+        def on_batch_start(self, trainer, state, batch):
+            seen.append(float(batch[0].abs().sum()))
+
+    inputs: list = []
+    model = network(recipe)
+    model.register_forward_pre_hook(lambda module, args: inputs.append(float(args[0].abs().sum())) if module.training else None)
+    Trainer(recipe.train, callbacks=[Zero(), Spy()]).fit(model, train, val)
+    assert seen and all(v == 0 for v in seen)
+    assert inputs and all(v == 0 for v in inputs)  # the step trained on the replaced batch
+
+
+def test_on_fit_start_may_replace_the_model_the_optimizer_and_the_loader():
+    """What DP-SGD needs: a wrapper sharing the network's parameters, another optimizer and loader, used by the loop."""
+    recipe = spec(epochs=6, early_stopping={"patience": 2, "enabled": False})
+    train, val = data()
+
+    class Counting(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.calls = inner, 0
+
+        def forward(self, x):
+            self.calls += 1
+            return self.inner(x)
+
+    class Install(Callback):
+        def on_fit_start(self, trainer, state):
+            trainer.model = Counting(trainer.network)
+            trainer.optimizer = torch.optim.SGD(trainer.network.parameters(), lr=0.05)
+            trainer.train_loader = batches(train, 50, EpochSampler(len(train), seed=1))
+
+        def on_fit_end(self, trainer, state, result):
+            self.wrapper, trainer.model = trainer.model, trainer.network
+
+    per_epoch: list = []
+
+    class Count(Callback):
+        def on_epoch_start(self, trainer, state):
+            per_epoch.append(0)
+
+        def on_batch_start(self, trainer, state, batch):
+            per_epoch[-1] += 1
+
+    class NetworkSnapshots(Snapshots):
+        def on_epoch_end(self, trainer, state, entry):
+            self.weights.append(copy.deepcopy(trainer.network.state_dict()))
+
+    model, install, snaps = network(recipe), Install(), NetworkSnapshots()
+    trainer = Trainer(recipe.train, callbacks=[EarlyStopping(2, 0.0, False), install, Count(), snaps])
+    result = trainer.fit(model, train, val)
+    assert per_epoch == [4] * 6  # 200 rows in batches of 50, not 16
+    assert install.wrapper.calls >= 6 * 4 and isinstance(trainer.optimizer, torch.optim.SGD)
+    assert trainer.network is model and trainer.model is model
+    # Early stopping kept the best epoch's weights in the network itself.
+    assert same(model.state_dict(), snaps.weights[result.best_epoch - 1])
+
+
 def test_exception_reaches_callbacks_and_is_raised():
     recipe = spec(epochs=3)
     log: list = []

@@ -106,7 +106,7 @@ def eager_latency(network: Any, task: Any, features: np.ndarray, repeats: int, w
     """
     import torch
 
-    from shipyard.compression.measure import torch_threads
+    from shipyard.training.device import torch_threads
 
     head = task.export_head(network).eval()
     x1 = torch.from_numpy(np.ascontiguousarray(features[:1], dtype=np.float32))
@@ -133,7 +133,7 @@ def eager_pipeline_latency(network: Any, task: Any, preprocessor: Any, records: 
     """
     import torch
 
-    from shipyard.compression.measure import torch_threads
+    from shipyard.training.device import torch_threads
 
     head = task.export_head(network).eval()
     row = records.iloc[:1]

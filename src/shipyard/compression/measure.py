@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -87,16 +86,3 @@ def rows_per_second(call: Callable[[], Any], rows: int, runs: int = 10) -> float
         call()
         seconds.append(time.thread_time() - start)
     return float(rows / max(float(np.median(seconds)), 1e-9))
-
-
-@contextmanager
-def torch_threads(threads: int = THREADS) -> Iterator[None]:
-    """torch's intra-op threads set to ``threads`` for the measurement, restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

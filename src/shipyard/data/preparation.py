@@ -38,6 +38,7 @@ from shipyard.data.reduce import build_reducer, fit_reducer
 from shipyard.data.split import Split, choose_duplicates, row_hash, split_groups, stratified_split
 from shipyard.data.transformers import check_convertible
 from shipyard.errors import DataError
+from shipyard.export.bundle import sha256_file
 from shipyard.recipe import Recipe
 from shipyard.schema import Column, coerce, infer_schema
 from shipyard.tasks import get_task
@@ -261,7 +262,8 @@ def load_and_split(recipe: Recipe) -> Prepared:
     copies = hashes if duplicates["policy"] == "group" and duplicates["repeated_rows"] else None  # unique rows need no grouping
     groups = split_groups(frame[group].astype(str).to_numpy(dtype=object) if group else None, copies)
     split = stratified_split(
-        pd.Series(task.strata(target.y)), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups, given=loaded.given
+        pd.Series(task.strata(target.y)), spec.split.validation, spec.split.test, recipe.seed, spec.target, groups=groups, given=loaded.given,
+        names=list(target.labels) if task.has_classes else None,
     )
     split_info = {
         "duplicates": duplicates,
@@ -319,7 +321,8 @@ def fit_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
     """Fit preprocessing on the training split, transform every split, and build the rows the network fits.
 
     Imputers, clipping limits, scalers, encoders and the reducer are fitted on
-    the training rows only; then :func:`apply_preprocessing`.
+    the training rows only, and the schema records the categories and numeric
+    ranges (``min``, ``max``) seen there; then :func:`apply_preprocessing`.
 
     Raises
     ------
@@ -463,6 +466,7 @@ def save_preparation(run_path: str | Path, recipe: Recipe, prepared: Prepared) -
         "positive_index": prepared.positive_index,
         "rows": int(len(prepared.frame)),
         "steps": prepared.steps,
+        "files": {name: {"sha256": sha256_file(folder / name)} for name in (PREPROCESSOR, SPLIT)},
     }
     tmp = folder / (INFO + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
@@ -489,6 +493,23 @@ def check_unchanged(run_path: str | Path, source: str, sha256: str) -> None:
         )
 
 
+def verify_files(folder: Path, info: dict[str, Any]) -> None:
+    """Check the saved preprocessor and split against the sha256 recorded in ``preparation.json``.
+
+    Raises
+    ------
+    DataError
+        Naming the file that is missing or was modified since the run.
+    """
+    for name in (PREPROCESSOR, SPLIT):
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{path}: the run's saved preparation is missing this file", "re-run the recipe")
+        expected = info.get("files", {}).get(name, {}).get("sha256")
+        if expected is not None and sha256_file(path) != expected:
+            raise DataError(f"{path}: sha256 does not match {INFO}; the file was modified after the run", "restore the run directory or re-run the recipe")
+
+
 def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     """Rebuild a run's prepared data from its ``preparation/`` folder, fitting nothing.
 
@@ -499,7 +520,8 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     Raises
     ------
     DataError
-        If the data changed since the run (its sha256 differs) or the run has no saved preparation.
+        If the data changed since the run (its sha256 differs), the run has no
+        saved preparation, or its preprocessor or split file is missing or was modified.
     """
     import skops.io as sio
 
@@ -512,6 +534,7 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     if not (folder / INFO).is_file():
         raise DataError(f"{folder}: the run has no saved preparation", "re-run the recipe with this version of shipyard")
     info = json.loads((folder / INFO).read_text(encoding="utf-8"))
+    verify_files(folder, info)
     spec = recipe.data
     loaded = read_data(recipe)
     frame = loaded.frame

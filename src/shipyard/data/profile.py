@@ -301,7 +301,7 @@ def _overlap(
     unseen: dict[str, list[str]] = {}
     for name in keys:
         stats = columns.get(name)
-        if stats is None or stats["kind"] not in ("categorical", "boolean"):
+        if stats is None or stats["kind"] not in ("categorical", "boolean", "text"):  # free text is one-hot encoded too
             continue
         seen = set(frame[name].iloc[train].dropna().astype(str))
         new = frame[name].iloc[test].dropna().astype(str)

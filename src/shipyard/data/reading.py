@@ -86,7 +86,11 @@ def sniff_delimiter(text: str) -> str:
     sample = text[: 1 << 16]
     best, best_score = ",", (0.0, 1)
     for delimiter in DELIMITERS:
-        rows = [r for r in csv.reader(io.StringIO(sample), delimiter=delimiter) if r][:50]
+        try:
+            # newline="": a bare carriage return ends a row, as pandas' parser reads it.
+            rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter) if r][:50]
+        except csv.Error:  # e.g. a NUL byte: this delimiter cannot be judged on the sample
+            continue
         if len(sample) == 1 << 16 and len(rows) > 2:
             rows = rows[:-1]  # the sample may cut the last row
         widths = [len(r) for r in rows]
@@ -178,6 +182,13 @@ def read_csv(path: str | Path, kinds: dict[str, str] | None = None, keep: dict[s
     except pd.errors.ParserError as exc:
         first = str(exc).strip().splitlines()[0]
         raise DataError(f"{path}: cannot read CSV (delimiter {delimiter!r}): {first}", "check quoting and that every row has the same number of fields") from None
+    header = [str(c).strip() for c in next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:  # pandas would rename the second one ('a.1'), a name the data never had
+        raise DataError(
+            f"{path}: column name(s) {', '.join(repr(c) for c in repeated)} appear more than once in the header",
+            "give every column its own name",
+        )
     cells.columns = [str(c).strip() for c in cells.columns]
     stripped = {c: cells[c].astype(object).str.strip() for c in cells.columns}
     present = [s[~s.str.lower().isin(MISSING_MARKERS)] for s in stripped.values()]

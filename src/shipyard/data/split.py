@@ -187,6 +187,7 @@ def stratified_split(
     target: str = "target",
     groups: np.ndarray | None = None,
     given: dict[str, np.ndarray] | None = None,
+    names: list | None = None,
 ) -> Split:
     """Split rows into train, validation and test, keeping class proportions and groups whole.
 
@@ -211,6 +212,8 @@ def stratified_split(
     given : dict of str to ndarray, optional
         Parts that are given (``validation`` and/or ``test`` rows read from
         their own files); the rest is carved from the other rows.
+    names : list, optional
+        The class label of each stratum index, for messages (classification).
 
     Raises
     ------
@@ -239,10 +242,15 @@ def stratified_split(
     if carve and row_counts.min() < need:
         rare = row_counts.idxmin()
         rare = rare.item() if hasattr(rare, "item") else rare
+        shown = names[rare] if names is not None else rare
+        shown = shown.item() if hasattr(shown, "item") else shown
+        hint = "add rows of that class or drop it"
+        if names is not None and len(row_counts) > 20:
+            hint += f"; with {len(row_counts)} distinct target values, is '{target}' a number to predict? then set task: regression"
         raise DataError(
-            f"target column '{target}': class {rare!r} has {row_counts.min()} row(s); a stratified "
+            f"target column '{target}': class {shown!r} has {row_counts.min()} row(s); a stratified "
             f"{'/'.join(['train'] + carve[::-1])} split needs at least {need}",
-            "add rows of that class or drop it",
+            hint,
         )
     # Groups are stratified by their first row's stratum; where too few groups lead a stratum, groups are split unstratified.
     stratify = group_y if group_y.value_counts().min() >= need else None

@@ -111,12 +111,17 @@ def check_recipe(recipe: "Recipe") -> None:
         "evaluate.cv_group": recipe.evaluate.cv_group is not None,
         "evaluate.cv": recipe.evaluate.cv is not None,
         "evaluate.learning_curve": recipe.evaluate.learning_curve is not None,
+        "train.adversarial": recipe.train.adversarial is not None,
+        "train.privacy": recipe.train.privacy is not None,
     }
     for key, used in tabular_only.items():
         if used:
             hint = "use imbalance.class_weight: balanced" if key == "imbalance.sampler" else f"remove {key}"
             if key == "prepare.augment" and name == "image":
                 hint = "use prepare.image_augment"
+            if key in ("train.adversarial", "train.privacy"):
+                what = "adversarial training perturbs standardised table features" if key == "train.adversarial" else "DP-SGD is wired for table models only"
+                raise RecipeError(f"{key}: not available for {name} input yet ({what})", f"remove {key}")
             if key in ("evaluate.cv", "evaluate.learning_curve"):
                 raise RecipeError(f"{key}: not available for {name} input yet (folds would have to keep near-duplicates together)", f"remove {key}")
             raise RecipeError(f"{key}: works on table columns; model.type '{recipe.model.type}' takes {name} input", hint)

@@ -17,7 +17,7 @@ method                               replaces (tabular)                         
 :meth:`Modality.baselines`           ``Task.baselines`` on the preprocessed rows     evaluate stage
 :meth:`Modality.export`              ``stages.export.export``                        export stage
 :meth:`Modality.explain`             SHAP / permutation / surrogate                  explain stage
-:meth:`Modality.robustness`          (the attack stage's tabular attacks)            robustness stage
+:meth:`Modality.attack`              FGSM / PGD on the features, membership        attack stage
 ===================================  ==============================================  ============================
 """
 
@@ -127,8 +127,8 @@ class Modality:
         """Explain the run's network on test inputs; return the content of ``explain.json``."""
         raise NotImplementedError
 
-    def robustness(self, ctx: "RunContext") -> dict[str, Any]:
-        """Test accuracy under perturbations of the input, as curves; return the content of ``robustness.json``."""
+    def attack(self, ctx: "RunContext") -> dict[str, Any]:
+        """Test accuracy under perturbations of the input, as curves; return the content of ``attack.json`` (with ``kind``: the modality)."""
         raise NotImplementedError
 
 

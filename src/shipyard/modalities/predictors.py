@@ -33,6 +33,7 @@ import pandas as pd
 from shipyard.errors import BundleError, InputError
 from shipyard.predictor import ModelInput, Predictor
 from shipyard.schema import Column
+from shipyard.serving.ood import OutOfDistribution
 
 TEXT_INPUT = "input_ids"
 """Graph input of a text bundle: token ids, int64 (batch, seq)."""
@@ -109,6 +110,7 @@ class BundlePredictor(Predictor):
     def _read_inputs(self) -> None:
         self.schema = [Column(c["name"], c["kind"], self.graph_input) for c in self.manifest["inputs"]]
         self.input_margin = None
+        self.out_of_distribution = OutOfDistribution([])  # no numeric features: nothing to mark
         self.unseen_encoding = ""
 
     def _check_graph_inputs(self) -> None:

@@ -1,7 +1,7 @@
 """Report sections of text and image runs: the input's data checks, token attributions, saliency maps, misclassified images and perturbation curves.
 
 Each builder reads only run-directory files (``data_profile.json``,
-``explain.json``, ``robustness.json``, ``predictions.csv``, and for images
+``explain.json``, ``attack.json``, ``predictions.csv``, and for images
 ``preparation/images.npz``) and returns None for runs of another input, so
 ``shipyard report RUN`` rebuilds them without the model.
 """
@@ -167,12 +167,12 @@ def text_attributions_section(ctx: ReportContext) -> Section | None:
     return section
 
 
-@register_section("robustness", "Robustness to perturbed inputs", order=75)
-def robustness_section(ctx: ReportContext) -> Section | None:
-    """Accuracy against the perturbation strength: typos and word deletion for text, FGSM and PGD for images."""
-    if not ctx.has("robustness.json"):
+@register_section("perturbation", "Robustness to perturbed inputs", order=85)
+def perturbation_section(ctx: ReportContext) -> Section | None:
+    """Accuracy against the perturbation strength: typos and word deletion for text, FGSM and PGD in pixel space for images (``attack.json``)."""
+    if not ctx.has("attack.json"):
         return None
-    rob = ctx.json("robustness.json")
+    rob = ctx.json("attack.json")
     if rob.get("kind") == "text":
         return _text_robustness(rob)
     if rob.get("kind") == "image":

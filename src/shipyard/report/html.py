@@ -14,7 +14,7 @@ from shipyard.report.sections import ReportContext, Section, registered_sections
 from shipyard.report.template import TEMPLATE
 
 REPORT = "report.html"
-SECTION_MODULES = ("shipyard.report.findings", "shipyard.report.builtin", "shipyard.report.compression", "shipyard.modalities.report")
+SECTION_MODULES = ("shipyard.report.findings", "shipyard.report.builtin", "shipyard.report.compression", "shipyard.report.robustness", "shipyard.modalities.report")
 """Modules whose import registers report sections; a stage with its own section adds its module here."""
 
 
@@ -60,13 +60,16 @@ def run_status_note(record: dict) -> str:
     return f"This run is incomplete: it {kind} ({why}). The sections show only what it wrote before; it never became 'latest'."
 
 
-def build_report(run_path: str | Path) -> Path:
+def build_report(run_path: str | Path, finishing: bool = False) -> Path:
     """Write ``report.html`` into a run directory.
 
     Parameters
     ----------
     run_path : str or Path
         A run directory (``runs/NAME/<timestamp>``, ``runs/NAME/latest`` or ``runs/NAME``).
+    finishing : bool
+        The report is the last stage of the run that owns the directory: its
+        ``running`` status is about to become ``complete``, so no banner.
 
     Returns
     -------
@@ -82,6 +85,7 @@ def build_report(run_path: str | Path) -> Path:
     from shipyard.rundir import resolve_run
 
     run = resolve_run(run_path)
+    record = run.read_json("run.json")
     sections = build_sections(run.path)
     if not sections:
         raise ShipyardError(f"{run.path}: nothing to report (no metrics.json, history.json or data_summary.json)", "run the recipe to completion first")
@@ -90,7 +94,7 @@ def build_report(run_path: str | Path) -> Path:
     html = env.from_string(TEMPLATE).render(
         name=ctx.recipe.get("name", run.path.parent.name),
         run=run.path.name,
-        status=run_status_note(run.read_json("run.json")),
+        status=run_status_note({**record, "status": "complete"} if finishing and record.get("status") == "running" else record),
         task=ctx.task.name,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         version=__version__,

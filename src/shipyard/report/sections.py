@@ -2,18 +2,19 @@
 
 A section is a function that reads a run (through :class:`ReportContext`) and
 returns a :class:`Section` of paragraphs, tables and figures, or ``None`` when
-the run holds nothing for it (e.g. the attack stage did not run). Later stages
-add their own section with the decorator, anywhere that is imported before the
-report is built::
+the run holds nothing for it (e.g. the attack stage did not run). A stage adds
+its own section with the decorator, in a module listed in
+``shipyard.report.html.SECTION_MODULES`` (as ``shipyard.report.robustness``
+does for the attack stage)::
 
     from shipyard.report import Section, register_section
 
-    @register_section("attack", "Adversarial robustness", order=70)
-    def attack_section(ctx):
-        if not ctx.has("attack.json"):
+    @register_section("compression", "Compression", order=88)
+    def compression_section(ctx):
+        if not ctx.has("compress.json"):
             return None
-        result = ctx.json("attack.json")
-        return Section(paragraphs=[f"FGSM accuracy at epsilon 0.1: {result['fgsm']:.3f}"])
+        result = ctx.json("compress.json")
+        return Section(paragraphs=[f"int8 model: {result['bytes'] / 1e6:.1f} MB"])
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def register_section(id: str, title: str, order: int = 100) -> Callable[[Builder
         Heading shown in the page and its table of contents.
     order : int
         Built-in sections use 10-60 (data, training, metrics, leaderboard,
-        curves, calibration) and 80 (explanations).
+        curves, calibration), 80 (explanations), 85 and 87 (robustness, privacy).
 
     Returns
     -------

@@ -4,7 +4,9 @@ The request model is built from the manifest's input schema, so the OpenAPI
 document lists the real input columns and FastAPI answers 422, naming the
 field, for a missing or mistyped value. A record the model cannot predict (a
 value outside the accepted range, an output that is not finite) gets an error
-of its own in the response while the others are predicted. No input gets a
+of its own in the response while the others are predicted; a predicted record
+with values far outside the training range is marked per feature
+(:mod:`shipyard.serving.ood`). No input gets a
 5xx (:mod:`shipyard.serving.guards`: body size counted as received, errors
 that always encode, 415 for a body that is not JSON). ``/docs`` and
 ``/redoc`` serve their scripts from a packaged copy (``fastapi-offline``), so
@@ -204,7 +206,8 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
 
     @app.post("/v1/predict", response_model=predictor.task.response_model(), dependencies=[Depends(auth)])
     async def predict(request: request_model, model: Predictor = Depends(current_model)) -> Response:  # type: ignore[valid-type]
-        """Predict the records: labels and class probabilities, or values; a record that cannot be predicted is listed in ``errors``."""
+        """Predict the records: labels and class probabilities, or values; a record that cannot be predicted is listed in ``errors``;
+        a predicted record with values far outside the training range is marked in ``out_of_distribution``."""
         records = [r.model_dump(by_alias=True) for r in request.records]
         try:
             model_input = model.prepare(records, "request") if len(records) <= INLINE_RECORDS else await run_in_threadpool(model.prepare, records, "request")
@@ -227,9 +230,10 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
         notes = model.warnings(model_input) if unseen or model_input.notes else []  # unseen categories; a text truncated to the model's length
         body = model.task.response(output, model.decisions(output), model.labels, model.name, notes, errors)
         body["version"] = model.version
+        body["out_of_distribution"] = model.out_of_distribution(model_input.columns, model_input.n_rows, errors)
         return json_response(body)
 
-    @app.get("/v1/model")
+    @app.get("/v1/model", dependencies=[Depends(auth)])  # the manifest holds the training categories: as private as predictions
     def model_info(model: Predictor = Depends(current_model)) -> dict[str, Any]:
         """The bundle's manifest (schema, labels, metrics, hashes, versions), with the model version, onnxruntime session options and serving settings."""
         serving = {k: v for k, v in asdict(app.state.settings).items() if k not in ("api_keys", "path")}

@@ -113,9 +113,9 @@ def _replay(body: bytes, receive: Receive, disconnected: bool) -> Receive:
 
 
 def is_json(content_type: str | None) -> bool:
-    """Whether a ``Content-Type`` announces JSON as FastAPI reads it (absent, ``application/json`` or ``*/*+json``)."""
+    """Whether a ``Content-Type`` announces JSON as FastAPI reads it (``application/json`` or ``application/*+json``; FastAPI does not parse a body sent without one)."""
     if not content_type:
-        return True
+        return False
     mime = content_type.split(";", 1)[0].strip().lower()
     return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
 
@@ -135,7 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if request.method in ("POST", "PUT", "PATCH") and not is_json(content_type):
             return SafeJSONResponse(
                 status_code=415,
-                content={"detail": f"the request body must be JSON sent with Content-Type: application/json (got {content_type!r})"},
+                content={"detail": f"the request body must be JSON sent with Content-Type: application/json (got {content_type!r})" if content_type else "the request body must be JSON sent with Content-Type: application/json (got no Content-Type)"},
             )
         detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
         return SafeJSONResponse(status_code=422, content={"detail": detail})

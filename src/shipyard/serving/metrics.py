@@ -44,6 +44,7 @@ class ServerMetrics:
 
     def __init__(self) -> None:
         self.multiprocess = multiprocess_mode()
+        self._model: tuple[str, str, str] | None = None
         # One registry per app in a single process (several apps may live in one test process);
         # in multiprocess mode values go to files and /metrics collects them afresh.
         self.registry = None if self.multiprocess else CollectorRegistry()
@@ -57,8 +58,14 @@ class ServerMetrics:
         self.model_info = Gauge("shipyard_model_info", "The served model (value 1).", ["name", "version", "sha256"], registry=r, multiprocess_mode="livemax")
 
     def set_model(self, name: str, version: str, sha256: str) -> None:
-        """Record the served model (the previous one's series is removed)."""
-        self.model_info.clear()
+        """Record the served model (the previous one's series is removed; in multiprocess mode, where
+        prometheus-client cannot clear labels, it is set to 0)."""
+        if self.multiprocess:
+            if self._model is not None:
+                self.model_info.labels(*self._model).set(0)
+        else:
+            self.model_info.clear()
+        self._model = (name, version, sha256)
         self.model_info.labels(name, version, sha256).set(1)
 
     def exposition(self) -> tuple[bytes, str]:

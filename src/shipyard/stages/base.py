@@ -117,7 +117,7 @@ class Stage:
         The recipe section it reads.
     order : int
         Position in the pipeline (prepare 10, train 20, calibrate 30,
-        evaluate 40, export 60, explain 70, report 90).
+        evaluate 40, export 60, compress 65, explain 70, attack 75, report 90).
     writes : tuple of str
         Run-directory files (or folders) it writes; tracking logs the files.
     rerunnable : bool

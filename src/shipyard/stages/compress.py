@@ -107,6 +107,18 @@ class TableVariants:
         recipe, data, log = ctx.recipe, ctx.data, ctx.console.log
         info = {"temperature_scaling": (ctx.metrics.get("calibration") or {}).get("temperature_scaling")}
         out = [(TRAINED, ctx.network, parameter_count(ctx.network), {"spec": recipe.model.model_dump(mode="json"), **info})]
+        if recipe.train.privacy is not None:
+            # Fine-tuning a pruned network or training a student reads the training rows again, outside the DP-SGD
+            # accountant: the network's reported epsilon would no longer bound what the deployed weights reveal.
+            reason = (
+                "train.privacy: made by training on the training rows again, outside DP-SGD's privacy budget "
+                "(the reported epsilon would not hold for it); only the trained network's own graphs are compressed"
+            )
+            for name, asked in (("pruned", spec.prune), *((student_name(h), spec.distill) for h in (spec.distill.students if spec.distill else []))):
+                if asked is not None:
+                    skipped.append({"name": name, "reason": reason})
+                    log(f"{name}: skipped: {reason}")
+            return out
         if spec.prune is not None:
             log(f"pruning {spec.prune.amount:.0%} of the hidden units, then {spec.prune.fine_tune_epochs} epoch(s) of fine-tuning")
             try:

@@ -4,7 +4,9 @@ The loop is :class:`shipyard.training.Trainer`; this stage adds the run's
 callbacks (progress bar, MLflow epoch logging, a resumable checkpoint every
 ``train.checkpoint_every`` epochs) and writes ``history.json`` and the final
 ``checkpoint/``. With ``shipyard run --resume``, training continues from the
-run's last checkpoint.
+run's last checkpoint. ``train.adversarial`` and ``train.privacy`` add their
+callbacks (:func:`shipyard.training.fit.recipe_callbacks`); a DP-SGD run writes
+no intermediate checkpoint (its accountant is not saved), so resuming it trains again.
 """
 
 from __future__ import annotations
@@ -54,12 +56,16 @@ class TrainStage(Stage):
 
     def check(self, recipe: Recipe, data: Prepared) -> None:
         resolve_device(recipe.train.device)
+        if recipe.train.privacy is not None:
+            from shipyard.robustness.privacy import check_private_training
+
+            check_private_training(recipe)
 
     def run(self, ctx: RunContext) -> None:
         recipe, data, run_path = ctx.recipe, ctx.data, ctx.run_dir.path
 
         def save(trainer: Trainer, state: TrainState) -> None:
-            save_checkpoint(run_path, trainer.model, checkpoint_info(recipe, data, state, complete=False), trainer.training_state())
+            save_checkpoint(run_path, trainer.network, checkpoint_info(recipe, data, state, complete=False), trainer.training_state())
 
         network: nn.Module | None = None
         resume = None
@@ -71,8 +77,15 @@ class TrainStage(Stage):
                 return
             network, resume = saved.network, load_training_state(checkpoint_folder(run_path))
             ctx.console.log(f"resuming training after epoch {saved.info['epoch']} of {recipe.train.epochs}")
-        callbacks = [ProgressBar(ctx.progress), EpochLogger(ctx.tracker.log_epoch), Checkpointer(save, recipe.train.checkpoint_every)]
+        every = recipe.train.checkpoint_every
+        if recipe.train.privacy is not None:
+            # DP-SGD's accountant is not checkpointed: no intermediate checkpoint, so --resume trains again from the start.
+            every = 0
+            if ctx.resume:
+                ctx.console.log("train.privacy: a DP-SGD run keeps no intermediate checkpoint; training starts again")
+        callbacks = [ProgressBar(ctx.progress), EpochLogger(ctx.tracker.log_epoch), Checkpointer(save, every)]
         ctx.network, ctx.training = train_network(recipe, data, callbacks, network=network, resume=resume)
+        ctx.metrics.update(ctx.training.reports)  # e.g. dp_sgd (the spent epsilon), adversarial_training
         ctx.run_dir.write_json(HISTORY, ctx.training.history)
         history, best = ctx.training.history, ctx.training.best_epoch
         final = TrainState(epoch=len(history), best_epoch=best, best_val_loss=history[best - 1]["val_loss"] if best else math.inf)

@@ -276,6 +276,44 @@ class Task(ABC):
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:
         """What the surrogate tree is fitted to: the predicted class, or the value."""
 
+    # --- attacks: adversarial robustness and membership inference -------------------------
+
+    attack_measure: ClassVar[str] = ""
+    """What the attack stage's curves show for this task, in words."""
+
+    @abstractmethod
+    def art_estimator(self, module: "nn.Module", n_features: int, n_outputs: int, clip_values: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
+        """IBM ART's estimator around ``module`` (features (batch, n_features) → logits or values), for its attacks.
+
+        Parameters
+        ----------
+        module : nn.Module
+        n_features, n_outputs : int
+        clip_values : (ndarray, ndarray) of shape (n_features,) each, optional
+            Per-feature bounds ART keeps the attacked inputs in.
+        """
+
+    @abstractmethod
+    def attack_targets(self, y: np.ndarray) -> np.ndarray:
+        """Targets as ART's estimator and the attack's loss take them: class indices, or float32 values, shape (n_rows,)."""
+
+    @abstractmethod
+    def robustness_scores(
+        self, y: np.ndarray, clean: np.ndarray, attacked: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, float]:
+        """Metrics of the attacked outputs, and how much the attack changed them (success rate, or error increase).
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_rows,)
+        clean, attacked : ndarray
+            Outputs (as :meth:`predict` returns them) on the clean and the perturbed rows.
+        """
+
+    @abstractmethod
+    def row_losses(self, y: np.ndarray, output: np.ndarray) -> np.ndarray:
+        """Per-row loss of outputs against the truth (cross-entropy, or squared error), shape (n_rows,)."""
+
     # --- serving (numpy only) -------------------------------------------------------------
 
     @abstractmethod

@@ -259,6 +259,40 @@ class Classification(Task):
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:
         return np.asarray(output).argmax(axis=1)
 
+    # --- attacks ----------------------------------------------------------------------------
+
+    attack_measure = (
+        "accuracy (and every test metric) on the attacked rows; success rate: the share of correctly classified rows "
+        "whose prediction the attack changed (the attacks maximise the cross-entropy of the true class)"
+    )
+
+    def art_estimator(self, module: "nn.Module", n_features: int, n_outputs: int, clip_values: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
+        from art.estimators.classification import PyTorchClassifier
+        from torch import nn
+
+        device = "gpu" if next(module.parameters()).is_cuda else "cpu"
+        return PyTorchClassifier(
+            model=module, loss=nn.CrossEntropyLoss(), input_shape=(n_features,), nb_classes=n_outputs, clip_values=clip_values, device_type=device
+        )
+
+    def attack_targets(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.int64)
+
+    def robustness_scores(
+        self, y: np.ndarray, clean: np.ndarray, attacked: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, float]:
+        scores = self.scores(y, attacked, positive_index, threshold)
+        before, after = decide(clean, positive_index, threshold), decide(attacked, positive_index, threshold)
+        correct = before == y
+        fooled = correct & (after != y)
+        scores["success_rate"] = float(fooled.sum() / correct.sum()) if correct.any() else float("nan")
+        scores["changed"] = float((after != before).mean())
+        return scores
+
+    def row_losses(self, y: np.ndarray, output: np.ndarray) -> np.ndarray:
+        proba = np.clip(np.asarray(output, dtype=np.float64)[np.arange(len(y)), np.asarray(y, dtype=np.int64)], 1e-12, 1.0)
+        return -np.log(proba)
+
     # --- serving ----------------------------------------------------------------------------
 
     def shape_output(self, output: np.ndarray) -> np.ndarray:

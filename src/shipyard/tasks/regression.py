@@ -210,6 +210,35 @@ class Regression(Task):
     def surrogate_target(self, output: np.ndarray) -> np.ndarray:
         return np.ravel(output)
 
+    # --- attacks ----------------------------------------------------------------------------
+
+    attack_measure = (
+        "RMSE (and every test metric) on the attacked rows; error increase: RMSE attacked / RMSE clean - 1; "
+        "the attacks maximise the squared error of each row (there is no class to flip, so no success rate)"
+    )
+
+    def art_estimator(self, module: "nn.Module", n_features: int, n_outputs: int, clip_values: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
+        from art.estimators.regression import PyTorchRegressor
+        from torch import nn
+
+        device = "gpu" if next(module.parameters()).is_cuda else "cpu"
+        return PyTorchRegressor(model=module, loss=nn.MSELoss(), input_shape=(n_features,), clip_values=clip_values, device_type=device)
+
+    def attack_targets(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.float32).reshape(-1)  # ART's regressor flattens the outputs: (n,) targets, no broadcasting
+
+    def robustness_scores(
+        self, y: np.ndarray, clean: np.ndarray, attacked: np.ndarray, positive_index: int | None = None, threshold: float | None = None
+    ) -> dict[str, float]:
+        scores = self.scores(y, attacked)
+        before = self.scores(y, clean)["rmse"]
+        scores["error_increase"] = float(scores["rmse"] / before - 1.0) if before > 0 else float("nan")
+        scores["mean_abs_change"] = float(np.mean(np.abs(np.ravel(attacked) - np.ravel(clean))))
+        return scores
+
+    def row_losses(self, y: np.ndarray, output: np.ndarray) -> np.ndarray:
+        return (np.ravel(output).astype(np.float64) - np.asarray(y, dtype=np.float64)) ** 2
+
     # --- serving ----------------------------------------------------------------------------
 
     def shape_output(self, output: np.ndarray) -> np.ndarray:

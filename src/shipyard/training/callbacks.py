@@ -10,6 +10,20 @@ calls them in list order:
 returns it from :meth:`Callback.state_dict` and takes it back in
 :meth:`Callback.load_state_dict`; the trainer saves it in every checkpoint.
 
+Two hooks may change what the loop works on:
+
+- ``on_fit_start`` may replace ``trainer.model`` (with a wrapper that shares the
+  parameters of ``trainer.network``), ``trainer.optimizer`` (one that shares the
+  original's ``param_groups``, so the schedule still applies) and
+  ``trainer.train_loader``; the loop uses the replacements. DP-SGD
+  (:class:`shipyard.robustness.privacy.DPSGD`) installs Opacus's per-sample-gradient
+  module, noisy optimizer and Poisson-sampled loader this way. A callback that
+  replaces ``trainer.model`` puts ``trainer.network`` back in ``on_fit_end``.
+- ``on_batch_start`` may return a replacement ``(inputs, targets)`` batch; the next
+  callbacks and the optimizer step see it. Adversarial training
+  (:class:`shipyard.robustness.adversarial.AdversarialTraining`) replaces part of
+  each batch with PGD examples this way. Returning ``None`` keeps the batch.
+
 Built in: :class:`EarlyStopping` (keeps and restores the best weights),
 :class:`ProgressBar`, :class:`EpochLogger` (e.g. MLflow), :class:`GradientClipping`
 and :class:`Checkpointer`.
@@ -37,13 +51,19 @@ class Callback:
         return type(self).__name__
 
     def on_fit_start(self, trainer: "Trainer", state: "TrainState") -> None:
-        """Before the first epoch (also when resuming)."""
+        """Before the first epoch (also when resuming); may replace ``trainer.model``, ``trainer.optimizer``, ``trainer.train_loader``."""
 
     def on_epoch_start(self, trainer: "Trainer", state: "TrainState") -> None:
         """Before an epoch's first batch; ``state.epoch`` is the last completed epoch."""
 
-    def on_batch_start(self, trainer: "Trainer", state: "TrainState", batch: tuple[torch.Tensor, ...]) -> None:
-        """Before the forward pass of a batch ``(inputs, targets, *extras)`` (tensors already on the device)."""
+    def on_batch_start(self, trainer: "Trainer", state: "TrainState", batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...] | None:
+        """Before the forward pass of a batch ``(inputs, targets, *extras)`` (tensors already on the device).
+
+        Returns
+        -------
+        tuple of Tensor or None
+            A replacement batch (same structure) for the step, or None to keep ``batch``.
+        """
 
     def on_before_optimizer_step(self, trainer: "Trainer", state: "TrainState", optimizer: torch.optim.Optimizer) -> None:
         """After the backward pass, before ``optimizer.step()`` (gradients can be read or changed)."""
@@ -92,13 +112,13 @@ class EarlyStopping(Callback):
 
     def on_fit_start(self, trainer: "Trainer", state: "TrainState") -> None:
         if self.best_weights is None:
-            self.best_weights = copy.deepcopy(trainer.model.state_dict())
+            self.best_weights = copy.deepcopy(trainer.network.state_dict())
 
     def on_epoch_end(self, trainer: "Trainer", state: "TrainState", entry: dict[str, float]) -> None:
         loss = entry["val_loss"]
         if loss < self.best_loss - self.min_delta:
             self.best_loss, self.best_epoch, self.waited = loss, state.epoch, 0
-            self.best_weights = copy.deepcopy(trainer.model.state_dict())
+            self.best_weights = copy.deepcopy(trainer.network.state_dict())
         else:
             self.waited += 1
         state.best_epoch, state.best_val_loss = self.best_epoch, self.best_loss
@@ -107,7 +127,7 @@ class EarlyStopping(Callback):
 
     def on_fit_end(self, trainer: "Trainer", state: "TrainState", result: "TrainResult") -> None:
         if self.best_weights is not None:
-            trainer.model.load_state_dict(self.best_weights)
+            trainer.network.load_state_dict(self.best_weights)
         result.best_epoch = self.best_epoch
 
     def state_dict(self) -> dict[str, Any]:
@@ -193,7 +213,7 @@ class GradientClipping(Callback):
         self.max_norm = max_norm
 
     def on_before_optimizer_step(self, trainer: "Trainer", state: "TrainState", optimizer: torch.optim.Optimizer) -> None:
-        torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), self.max_norm)
+        torch.nn.utils.clip_grad_norm_(trainer.network.parameters(), self.max_norm)
 
 
 class Checkpointer(Callback):

@@ -1,6 +1,9 @@
-"""Choose the torch device at run time."""
+"""Choose the torch device at run time, and the number of CPU threads torch uses."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -31,3 +34,14 @@ def resolve_device(name: str) -> torch.device:
     if device.type not in ("cpu", "cuda"):
         raise RecipeError(f"train.device: unsupported device {name!r}", "use 'auto', 'cpu' or 'cuda[:N]'")
     return device
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Use ``n`` intra-op threads (chosen, not inherited) inside the block and restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -29,6 +29,24 @@ def standard_callbacks(spec: TrainSpec, extra: list[Callback] | None = None) -> 
     return callbacks + list(extra or [])
 
 
+def recipe_callbacks(recipe: Recipe, prepared: Prepared) -> list[Callback]:
+    """The callbacks the recipe's ``train`` section asks for: adversarial training, DP-SGD (none by default).
+
+    They come right after :func:`standard_callbacks`' own, so that loggers and
+    checkpoints later in the list see what they add (e.g. the epoch's spent epsilon).
+    """
+    out: list[Callback] = []
+    if recipe.train.adversarial is not None:
+        from shipyard.robustness.adversarial import adversarial_callback
+
+        out.append(adversarial_callback(recipe, prepared))
+    if recipe.train.privacy is not None:
+        from shipyard.robustness.privacy import private_callback
+
+        out.append(private_callback(recipe, len(prepared.y_fit)))
+    return out
+
+
 def build_network(recipe: Recipe, prepared: Prepared) -> nn.Module:
     """The recipe's untrained network for the prepared features, initialised from the recipe's seed.
 
@@ -61,7 +79,7 @@ def train_network(
     prepared : Prepared
         With preprocessing fitted (:func:`shipyard.data.preparation.fit_preprocessing`).
     callbacks : list of Callback, optional
-        Beyond :func:`standard_callbacks` (progress, logging, checkpoints).
+        Beyond :func:`standard_callbacks` and :func:`recipe_callbacks` (progress, logging, checkpoints).
     network : nn.Module, optional
         The network to train (e.g. rebuilt from a checkpoint to resume); default :func:`build_network`.
     resume : dict, optional
@@ -88,7 +106,7 @@ def train_network(
         seed=recipe.seed,
         loss_fn=loss if loss is not None else task.loss(recipe, prepared),
         metric=task.train_metric(prepared),
-        callbacks=standard_callbacks(recipe.train, callbacks),
+        callbacks=standard_callbacks(recipe.train, recipe_callbacks(recipe, prepared) + list(callbacks or [])),
     )
     train_set, val_set, score_set = _datasets(recipe, prepared, y_fit, y_val, extras)
     result = trainer.fit(network, train_set, val_set, resume=resume, score_set=score_set)
@@ -110,3 +128,27 @@ def _datasets(
     if modality is not None:
         return modality.datasets(recipe, prepared, y_fit, y_val, extras)
     return ArrayDataset(prepared.X_fit, y_fit, *fit_extras), ArrayDataset(prepared.X["validation"], y_val, *val_extras), None
+
+
+def prepare_and_train(recipe: Recipe, callbacks: list[Callback] | None = None) -> tuple[Prepared, nn.Module, TrainResult]:
+    """Load, check and split the recipe's data, fit its preprocessing and train its network, in memory (no run directory).
+
+    For experiments and benchmarks that compare trainings side by side
+    (e.g. standard against adversarial or DP-SGD training).
+
+    Returns
+    -------
+    (Prepared, nn.Module, TrainResult)
+
+    Raises
+    ------
+    ShipyardError
+        As :func:`shipyard.pipeline.check_inputs`.
+    """
+    from shipyard.data.preparation import fit_preprocessing
+    from shipyard.pipeline import check_inputs
+
+    prepared = check_inputs(recipe)
+    fit_preprocessing(recipe, prepared)
+    network, result = train_network(recipe, prepared, callbacks)
+    return prepared, network, result

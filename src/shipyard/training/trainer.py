@@ -79,6 +79,9 @@ class TrainResult:
         Wall-clock training time in seconds (this process only, when resumed).
     resumed_from_epoch : int
         The checkpoint's epoch when training was resumed, else 0.
+    reports : dict
+        What callbacks report about the training, by name, filled in ``on_fit_end``
+        (e.g. ``dp_sgd``: the privacy budget spent; ``adversarial_training``).
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
@@ -87,6 +90,7 @@ class TrainResult:
     device: str = "cpu"
     seconds: float = 0.0
     resumed_from_epoch: int = 0
+    reports: dict[str, Any] = field(default_factory=dict)
 
 
 class Trainer:
@@ -110,8 +114,17 @@ class Trainer:
 
     Attributes
     ----------
-    model, optimizer, scheduler, state
-        Set during :meth:`fit`, for callbacks.
+    network : nn.Module
+        The module passed to :meth:`fit`: its parameters are the weights being trained,
+        whatever wraps them (early stopping and checkpoints save and restore this one).
+    model : nn.Module
+        The module the loop calls: ``network``, unless a callback's ``on_fit_start``
+        installed a wrapper that shares its parameters (e.g. Opacus's ``GradSampleModule``).
+    optimizer, scheduler, train_loader
+        Set during :meth:`fit` before ``on_fit_start``; a callback may replace
+        ``model``, ``optimizer`` and ``train_loader`` there (see
+        :class:`~shipyard.training.callbacks.Callback`), and the loop uses the replacements.
+    state : TrainState
     """
 
     def __init__(
@@ -130,7 +143,9 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.sampler = sampler
         self.device = resolve_device(spec.device)
+        self.network: nn.Module | None = None
         self.model: nn.Module | None = None
+        self.train_loader: Any = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
         self.state = TrainState()
@@ -166,11 +181,11 @@ class Trainer:
         TrainResult
         """
         spec, device = self.spec, self.device
-        self.model = model.to(device)
+        self.network = self.model = model.to(device)
         self.optimizer = build_optimizer(model, spec)
         sampler = self.sampler if self.sampler is not None else EpochSampler(len(train_set), self.seed)
-        train_loader = batches(train_set, spec.batch_size, sampler)
-        scheduler = build_scheduler(self.optimizer, spec, len(train_loader))
+        self.train_loader = batches(train_set, spec.batch_size, sampler)
+        scheduler = build_scheduler(self.optimizer, spec, len(self.train_loader))
         self.scheduler = scheduler
         self.state = TrainState()
         loss_fn = self.loss_fn.to(device)
@@ -183,6 +198,8 @@ class Trainer:
         start = time.perf_counter()
         with _torch_settings(spec.num_threads, spec.deterministic):
             self._call("on_fit_start")
+            # A callback may have installed a wrapper of the network, another optimizer or data loader (DP-SGD).
+            model, train_loader = self.model, self.train_loader
             try:
                 for epoch in range(self.state.epoch + 1, spec.epochs + 1):
                     if self.state.should_stop:
@@ -195,8 +212,7 @@ class Trainer:
                     total = torch.zeros((), device=device)
                     seen = 0
                     for batch in train_loader:
-                        x, y, *extras = (t.to(device, non_blocking=True) for t in batch)
-                        self._call("on_batch_start", (x, y, *extras))
+                        x, y, *extras = self._batch_start(tuple(t.to(device, non_blocking=True) for t in batch))
                         self.optimizer.zero_grad(set_to_none=True)
                         with autocast():
                             loss = loss_fn(model(x).float(), y, *extras)
@@ -207,8 +223,9 @@ class Trainer:
                             scheduler.step()
                         self.state.step += 1
                         loss = loss.detach()
-                        total += loss * len(x)
-                        seen += len(x)
+                        if len(x):  # a Poisson-sampled batch (DP-SGD) can be empty: a noise-only step, no loss to count
+                            total += loss * len(x)
+                            seen += len(x)
                         self._call("on_batch_end", loss)
                     train_out, train_y, _ = self._outputs(model, score_set if score_set is not None else train_set, autocast)
                     val_out, val_y, val_extras = self._outputs(model, val_set, autocast)
@@ -231,9 +248,17 @@ class Trainer:
             result.stopped_early = self.state.should_stop and self.state.epoch < spec.epochs
             result.best_epoch = self.state.best_epoch
             self._call("on_fit_end", result)
-        model.eval()
+        self.network.eval()
         result.seconds = time.perf_counter() - start
         return result
+
+    def _batch_start(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """Call ``on_batch_start`` in order; a callback that returns a batch replaces it for the next ones and the step."""
+        for callback in self.callbacks:
+            replaced = callback.on_batch_start(self, self.state, batch)
+            if replaced is not None:
+                batch = replaced
+        return batch
 
     @torch.no_grad()
     def _outputs(self, model: nn.Module, dataset: Dataset, autocast: Callable) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:

@@ -125,25 +125,25 @@ def accuracy_under_attack(network: nn.Module, pixels: np.ndarray, y: np.ndarray,
 
 
 def attack_curves(ctx: "RunContext") -> dict[str, Any]:
-    """Test accuracy under FGSM and PGD at each ``robustness.epsilons`` (pixel units), on sampled test images.
+    """Test accuracy under FGSM and PGD at each ``attack.pixel_epsilons`` (pixel units), on sampled test images.
 
     Returns
     -------
     dict
-        The content of ``robustness.json`` (``kind: image``): ``epsilons``, ``curves`` (``fgsm``, ``pgd``: accuracy per
+        The content of ``attack.json`` (``kind: image``): ``epsilons``, ``curves`` (``fgsm``, ``pgd``: accuracy per
         epsilon), ``examples`` (an image and its PGD versions, as nested lists).
     """
     recipe, prepared = ctx.recipe, ctx.data
-    spec = recipe.robustness
+    spec = recipe.attack
     rng = np.random.default_rng(recipe.seed)
     X, y = prepared.X["test"], prepared.y[prepared.split.test]
-    keep = np.arange(len(X)) if len(X) <= spec.samples else np.sort(rng.choice(len(X), spec.samples, replace=False))
+    keep = np.arange(len(X)) if len(X) <= spec.rows else np.sort(rng.choice(len(X), spec.rows, replace=False))
     X, y = X[keep], y[keep]
     network = ctx.network.eval()
     curves: dict[str, list[float]] = {"fgsm": [], "pgd": []}
     example = []
     with torch_threads(recipe.train.num_threads):
-        for epsilon in spec.epsilons:
+        for epsilon in spec.pixel_epsilons:
             accuracy, _ = accuracy_under_attack(network, X, y, "fgsm", epsilon)
             curves["fgsm"].append(accuracy)
             accuracy, adversarial = accuracy_under_attack(network, X, y, "pgd", epsilon, spec.pgd_steps, recipe.seed)
@@ -152,7 +152,7 @@ def attack_curves(ctx: "RunContext") -> dict[str, Any]:
     return {
         "kind": "image",
         "samples": int(len(X)),
-        "epsilons": list(spec.epsilons),
+        "epsilons": list(spec.pixel_epsilons),
         "pgd_steps": spec.pgd_steps,
         "curves": curves,
         "examples": example,

@@ -212,7 +212,7 @@ class ImageModality(Modality):
 
         return explain_images(ctx)
 
-    def robustness(self, ctx: "RunContext") -> dict[str, Any]:
+    def attack(self, ctx: "RunContext") -> dict[str, Any]:
         from shipyard.modalities.image.attacks import attack_curves
 
         return attack_curves(ctx)

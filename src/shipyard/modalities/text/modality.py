@@ -173,7 +173,7 @@ class TextModality(Modality):
 
         return explain_texts(ctx)
 
-    def robustness(self, ctx: "RunContext") -> dict[str, Any]:
+    def attack(self, ctx: "RunContext") -> dict[str, Any]:
         from shipyard.modalities.text.perturb import perturbation_curves
 
         return perturbation_curves(ctx)

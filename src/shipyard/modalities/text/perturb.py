@@ -72,22 +72,22 @@ PERTURB = {"typos": typos, "word_deletion": delete_words}
 
 
 def perturbation_curves(ctx: "RunContext") -> dict[str, Any]:
-    """Test accuracy (and F1 for binary tasks) of the run's network on sampled test texts perturbed at each ``robustness.rates`` entry.
+    """Test accuracy (and F1 for binary tasks) of the run's network on sampled test texts perturbed at each ``attack.rates`` entry.
 
-    Each rate is drawn ``robustness.repeats`` times with seeded generators;
+    Each rate is drawn ``attack.repeats`` times with seeded generators;
     the curve is the mean and the spread is the standard deviation over draws.
 
     Returns
     -------
     dict
-        The content of ``robustness.json`` (``kind: text``): ``rates``, ``curves`` (per kind:
+        The content of ``attack.json`` (``kind: text``): ``rates``, ``curves`` (per kind:
         ``accuracy``, ``accuracy_std``, ``f1``), ``samples``, ``examples``.
     """
     recipe, prepared, task = ctx.recipe, ctx.data, ctx.task
-    spec = recipe.robustness
+    spec = recipe.attack
     rng = np.random.default_rng(recipe.seed)
     test = prepared.split.test
-    rows = test if len(test) <= spec.samples else np.sort(rng.choice(test, spec.samples, replace=False))
+    rows = test if len(test) <= spec.rows else np.sort(rng.choice(test, spec.rows, replace=False))
     texts = prepared.frame[recipe.data.text].to_numpy(dtype=object)[rows].tolist()
     y = prepared.y[rows]
     pos = prepared.positive_index
