@@ -125,3 +125,13 @@ def test_compress_is_refused_for_an_image_network_before_anything_runs(digits_ru
     ctx.recipe.compress = CompressSpec(prune=None)
     with pytest.raises(RecipeError, match="compress: not available for image models yet"):
         check_compress(ctx.recipe, ctx.data)
+
+
+def test_a_missing_split_in_the_run_is_refused_naming_it(digits_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(digits_run.path, run)
+    (run / "preparation" / "split.npz").unlink()
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "explain", str(run)], capture_output=True, text=True)
+    assert done.returncode == 2 and "split.npz" in done.stderr and "Traceback" not in done.stderr

@@ -175,3 +175,17 @@ def test_an_edited_tokenizer_setting_in_the_manifest_is_refused(sms_run, tmp_pat
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="text differs from the values recorded"):
         shipyard.load(bundle)
+
+
+def test_a_tampered_tokenizer_or_split_in_the_run_is_refused_before_anything_is_rewritten(sms_run, tmp_path):
+    """The run's saved tokenizer and split are checked against the sha256 in preparation.json when a stage reloads the run."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(sms_run.path, run, ignore=shutil.ignore_patterns("compression"))
+    before = (run / "attack.json").read_bytes()
+    tokenizer = run / "preparation" / "tokenizer.json"
+    tokenizer.write_text(tokenizer.read_text().replace('"[UNK]"', '"[XXX]"', 1))
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "attack", str(run)], capture_output=True, text=True)
+    assert done.returncode == 2 and "tokenizer.json" in done.stderr and "modified" in done.stderr and "Traceback" not in done.stderr
+    assert (run / "attack.json").read_bytes() == before

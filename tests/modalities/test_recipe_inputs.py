@@ -44,6 +44,9 @@ def test_each_kind_names_its_input():
         ({"data": {**IMAGES, "images": {"size": [0, 8]}}, "model": {"type": "cnn"}}, "size must be positive"),
         ({"data": IMAGES, "model": {"type": "cnn"}, "prepare": {"image_augment": {"scale": [1.2, 1.1]}}}, "scale must be [min, max]"),
         ({"data": TEXT, "model": {"type": "transformer"}, "attack": {"rates": [1.5]}}, "must lie in [0, 1]"),
+        ({"data": IMAGES, "model": {"type": "cnn"}, "attack": {"pixel_epsilons": [0.0, 2.0]}}, "must lie in [0, 1]"),
+        ({"data": IMAGES, "model": {"type": "cnn"}, "train": {"adversarial": {"epsilon": 0.1}}}, "train.adversarial: not available for image input yet"),
+        ({"data": TEXT, "model": {"type": "transformer"}, "train": {"privacy": {"epsilon": 3.0}}}, "train.privacy: not available for text input yet"),
     ],
 )
 def test_refused_with_the_key_named(sections, message):

@@ -454,6 +454,19 @@ def save_preparation(run_path: str | Path, recipe: Recipe, prepared: Prepared) -
     folder = Path(run_path) / PREPARATION
     folder.mkdir(parents=True, exist_ok=True)
     sio.dump(prepared.preprocessor, folder / PREPROCESSOR)
+    write_preparation_info(folder, recipe, prepared, (PREPROCESSOR,), {"schema": [c.to_dict() for c in prepared.schema]})
+    return folder
+
+
+def write_preparation_info(folder: Path, recipe: Recipe, prepared: Prepared, files: tuple[str, ...], extra: dict[str, Any]) -> None:
+    """Write the split (``split.npz``, no pickle) and ``preparation.json``, the JSON last and atomically.
+
+    ``preparation.json`` holds what rebuilds the data (source, its sha256,
+    task, features, labels, steps), ``extra`` (e.g. the schema, or a
+    modality's name and statistics) and the sha256 of each of ``files``
+    (already written in ``folder``) and of the split, which
+    :func:`verify_files` checks when the run is read again.
+    """
     split = prepared.split
     np.savez(folder / SPLIT, train=split.train, validation=split.validation, test=split.test)
     info = {
@@ -461,17 +474,22 @@ def save_preparation(run_path: str | Path, recipe: Recipe, prepared: Prepared) -
         "data_sha256": prepared.data_sha256,
         "task": prepared.task,
         "features": prepared.features,
-        "schema": [c.to_dict() for c in prepared.schema],
         "labels": [label.item() if isinstance(label, np.generic) else label for label in prepared.labels],
         "positive_index": prepared.positive_index,
         "rows": int(len(prepared.frame)),
         "steps": prepared.steps,
-        "files": {name: {"sha256": sha256_file(folder / name)} for name in (PREPROCESSOR, SPLIT)},
+        **extra,
+        "files": {name: {"sha256": sha256_file(folder / name)} for name in (*files, SPLIT)},
     }
     tmp = folder / (INFO + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(folder / INFO)
-    return folder
+
+
+def read_split(folder: Path) -> Split:
+    """The train / validation / test row indices saved in ``folder/split.npz``."""
+    with np.load(folder / SPLIT, allow_pickle=False) as parts:
+        return Split(parts["train"], parts["validation"], parts["test"])
 
 
 def check_unchanged(run_path: str | Path, source: str, sha256: str) -> None:
@@ -493,15 +511,15 @@ def check_unchanged(run_path: str | Path, source: str, sha256: str) -> None:
         )
 
 
-def verify_files(folder: Path, info: dict[str, Any]) -> None:
-    """Check the saved preprocessor and split against the sha256 recorded in ``preparation.json``.
+def verify_files(folder: Path, info: dict[str, Any], names: tuple[str, ...] = (PREPROCESSOR, SPLIT)) -> None:
+    """Check the saved files (the preprocessor and split by default) against the sha256 recorded in ``preparation.json``.
 
     Raises
     ------
     DataError
         Naming the file that is missing or was modified since the run.
     """
-    for name in (PREPROCESSOR, SPLIT):
+    for name in names:
         path = folder / name
         if not path.is_file():
             raise DataError(f"{path}: the run's saved preparation is missing this file", "re-run the recipe")
@@ -541,8 +559,7 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     check_unchanged(run_path, spec.source, loaded.sha256)
     task = get_task(info["task"])
     target = task.read_target(frame[spec.target].reset_index(drop=True), recipe)
-    with np.load(folder / SPLIT, allow_pickle=False) as parts:
-        split = Split(parts["train"], parts["validation"], parts["test"])
+    split = read_split(folder)
     schema = [Column.from_dict(c) for c in info["schema"]]
     preprocessor = sio.load(folder / PREPROCESSOR, trusted=TRUSTED_TYPES)
     prepared = Prepared(

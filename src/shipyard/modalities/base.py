@@ -231,91 +231,53 @@ def train_from_scratch(recipe: "Recipe", task: "Task", prepared: "Prepared") -> 
     return task.predict(network, prepared.X["test"]), info
 
 
-class torch_threads:
-    """Context manager: torch's intra-op threads set to ``n`` (the recipe's ``train.num_threads``) and restored after.
-
-    Shared machines make inherited thread counts slow (see DESIGN: choose thread counts, don't inherit them).
-    """
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __enter__(self) -> None:
-        import torch
-
-        self.before = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        torch.set_num_threads(self.before)
-
-
 PREPARATION = "preparation"
 """The run folder of a modality's preparation (as the tabular one): ``preparation.json``, ``split.npz`` and its own files."""
 INFO = "preparation.json"
 SPLIT = "split.npz"
 
 
-def write_preparation(run_path: str | Path, recipe: "Recipe", prepared: "Prepared", modality: str, extra: dict[str, Any] | None = None) -> Path:
-    """Write the split (npz, no pickle) and ``preparation.json`` (the data's sha256, labels, steps and ``extra``), atomically.
+def write_preparation(
+    run_path: str | Path, recipe: "Recipe", prepared: "Prepared", modality: str, files: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write a modality's own ``files`` (name: text), then the split and ``preparation.json`` with their sha256 (:func:`shipyard.data.preparation.write_preparation_info`).
 
     Returns
     -------
     Path
         The ``preparation/`` folder.
     """
-    import json
-
-    import numpy as np
+    from shipyard.data.preparation import write_preparation_info
 
     folder = Path(run_path) / PREPARATION
     folder.mkdir(parents=True, exist_ok=True)
-    split = prepared.split
-    np.savez(folder / SPLIT, train=split.train, validation=split.validation, test=split.test)
-    info = {
-        "input": modality,
-        "source": recipe.data.source,
-        "data_sha256": prepared.data_sha256,
-        "task": prepared.task,
-        "features": prepared.features,
-        "labels": [label.item() if isinstance(label, np.generic) else label for label in prepared.labels],
-        "positive_index": prepared.positive_index,
-        "rows": int(len(prepared.frame)),
-        "steps": prepared.steps,
-        **(extra or {}),
-    }
-    tmp = folder / (INFO + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(folder / INFO)
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    write_preparation_info(folder, recipe, prepared, tuple(files or ()), {"input": modality, **(extra or {})})
     return folder
 
 
-def read_preparation(run_path: str | Path, recipe: "Recipe", sha256: str) -> tuple[Path, dict[str, Any], Any]:
-    """The ``preparation/`` folder, ``preparation.json`` and the split of a run, after checking the data is the run's.
+def read_preparation(run_path: str | Path, recipe: "Recipe", sha256: str, files: tuple[str, ...] = ()) -> tuple[Path, dict[str, Any], Any]:
+    """The ``preparation/`` folder, ``preparation.json`` and the split of a run, after checking the data and the saved files are the run's.
 
     Raises
     ------
     DataError
-        If the run has no saved preparation, or the data's sha256 differs from the run's.
+        If the run has no saved preparation, the data's sha256 differs from the
+        run's, or one of ``files`` or the split is missing or was modified.
     """
     import json
 
-    import numpy as np
-
-    from shipyard.data.preparation import check_unchanged
-    from shipyard.data.split import Split
+    from shipyard.data.preparation import check_unchanged, read_split, verify_files
     from shipyard.errors import DataError
 
     folder = Path(run_path) / PREPARATION
     if not (folder / INFO).is_file():
         raise DataError(f"{folder}: the run has no saved preparation", "re-run the recipe with this version of shipyard")
-    check_unchanged(run_path, recipe.data.source, sha256)
     info = json.loads((folder / INFO).read_text(encoding="utf-8"))
-    with np.load(folder / SPLIT, allow_pickle=False) as parts:
-        split = Split(parts["train"], parts["validation"], parts["test"])
-    return folder, info, split
+    verify_files(folder, info, (*files, SPLIT))
+    check_unchanged(run_path, recipe.data.source, sha256)
+    return folder, info, read_split(folder)
 
 
 def summary(recipe: "Recipe", prepared: "Prepared", modality: str, column: dict[str, Any], n_inputs: int) -> dict[str, Any]:

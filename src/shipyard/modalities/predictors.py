@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 from pathlib import Path
 from typing import Any
 

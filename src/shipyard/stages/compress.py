@@ -214,7 +214,7 @@ def compress(ctx: RunContext) -> dict[str, Any]:
     from shipyard.compression.variants import evaluate
 
     recipe, data, run = ctx.recipe, ctx.data, ctx.run_dir
-    spec, task, log = compress_spec(recipe), ctx.task, ctx.console.log
+    spec, log = compress_spec(recipe), ctx.console.log
     metric = budget_metric(recipe)
     source = variant_source(ctx)
     skipped: list[dict[str, str]] = []

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shipyard.modalities.base import torch_threads
+from shipyard.training.device import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.stages.base import RunContext

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from shipyard.modalities.base import completeness_error, torch_threads
+from shipyard.modalities.base import completeness_error
+from shipyard.training.device import torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.stages.base import RunContext

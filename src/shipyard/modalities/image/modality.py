@@ -143,7 +143,7 @@ class ImageModality(Modality):
         }
 
     def save(self, run_path: str | Path, recipe: "Recipe", prepared: Prepared) -> Path:
-        return write_preparation(run_path, recipe, prepared, "image", {"preparation": asdict(prepared.preprocessor)})
+        return write_preparation(run_path, recipe, prepared, "image", extra={"preparation": asdict(prepared.preprocessor)})
 
     def load(self, run_path: str | Path, recipe: "Recipe") -> Prepared:
         frame, _, sha256, _ = self._read(recipe)

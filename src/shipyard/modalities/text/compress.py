@@ -264,9 +264,9 @@ class TextVariants:
 
     def eager(self, parameters: int) -> dict[str, Any]:
         """PyTorch eager fp32 of the trained network on one test text of median length (one thread)."""
-        from shipyard.compression.measure import THREADS, time_calls, torch_threads
-
+        from shipyard.compression.measure import THREADS, time_calls
         from shipyard.stages.compress import compress_spec
+        from shipyard.training.device import torch_threads
 
         ctx = self.ctx
         latency, ids = compress_spec(ctx.recipe).latency, ctx.data.X["test"]

@@ -97,13 +97,11 @@ class TextModality(Modality):
         }
 
     def save(self, run_path: str | Path, recipe: "Recipe", prepared: Prepared) -> Path:
-        folder = write_preparation(run_path, recipe, prepared, "text")
-        (folder / tok.TOKENIZER).write_text(prepared.preprocessor.to_str(), encoding="utf-8")
-        return folder
+        return write_preparation(run_path, recipe, prepared, "text", {tok.TOKENIZER: prepared.preprocessor.to_str()})
 
     def load(self, run_path: str | Path, recipe: "Recipe") -> Prepared:
         frame, sha256, _ = self._frame(recipe)
-        folder, info, split = read_preparation(run_path, recipe, sha256)
+        folder, info, split = read_preparation(run_path, recipe, sha256, (tok.TOKENIZER,))
         task = get_task(info["task"])
         target = task.read_target(frame[recipe.data.target], recipe)
         tokenizer = tok.tokenizer_from_str((folder / tok.TOKENIZER).read_text(encoding="utf-8"))

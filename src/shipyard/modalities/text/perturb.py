@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shipyard.modalities.base import torch_threads
+from shipyard.training.device import torch_threads
 from shipyard.modalities.text import tokenizer as tok
 
 if TYPE_CHECKING:  # pragma: no cover
