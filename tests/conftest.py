@@ -96,3 +96,56 @@ def digits_large_run(tmp_path_factory: pytest.TempPathFactory):
     recipe.compress.latency.repeats = 500
     recipe.compress.latency.request_repeats = 20
     return run(recipe, runs_dir=tmp_path_factory.mktemp("runs"), track=False, progress=False)
+
+
+def shared_file(name: str) -> Path:
+    """A file of the shared data folder (``$SHIPYARD_SHARED_DATA``, else the nearest ``shared/data`` above the checkout)."""
+    from shipyard.modalities.sources import shared_folder
+
+    folder = shared_folder(ROOT)
+    if folder is None or not (folder / name).is_file():
+        pytest.skip(f"shared data file {name} not found")
+    return folder / name
+
+
+@pytest.fixture(scope="session")
+def sms_texts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """400 real SMS messages (the shared SMS Spam Collection: the first 340 ham and 60 spam rows, texts untouched)."""
+    import pandas as pd
+
+    frame = pd.read_csv(shared_file("sms_spam_collection.csv"), dtype=str, keep_default_na=False)
+    sample = pd.concat([frame[frame["label"] == "ham"].head(340), frame[frame["label"] == "spam"].head(60)]).sort_index()
+    path = tmp_path_factory.mktemp("data") / "sms_400.csv"
+    sample.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sms_run(tmp_path_factory: pytest.TempPathFactory):
+    """examples/sms_spam.yaml run once as written (MiniLM fine-tuned on 30% of the SMS training split), tracked in MLflow."""
+    from shipyard.pipeline import run
+
+    shared_file("sms_spam_collection.csv")
+    return run(EXAMPLES / "sms_spam.yaml", runs_dir=tmp_path_factory.mktemp("runs"), track=True, progress=False)
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory: pytest.TempPathFactory):
+    """examples/digits_cnn.yaml run once as written."""
+    from shipyard.pipeline import run
+
+    return run(EXAMPLES / "digits_cnn.yaml", runs_dir=tmp_path_factory.mktemp("runs"), track=False, progress=False)
+
+
+@pytest.fixture(scope="session")
+def transfer_runs(tmp_path_factory: pytest.TempPathFactory):
+    """examples/semeion_cnn.yaml, then examples/digits_transfer.yaml starting from it (its init_from pointed at that run)."""
+    from shipyard.pipeline import run
+    from shipyard.recipe import load_recipe
+
+    shared_file("semeion_handwritten_digits.npz")
+    runs = tmp_path_factory.mktemp("runs")
+    semeion = run(EXAMPLES / "semeion_cnn.yaml", runs_dir=runs, track=False, progress=False)
+    recipe = load_recipe(EXAMPLES / "digits_transfer.yaml")
+    recipe.model.init_from = str(semeion.path)
+    return semeion, run(recipe, runs_dir=runs, track=False, progress=False)

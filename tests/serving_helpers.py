@@ -87,3 +87,11 @@ def peak_rss_bytes(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def assert_serves_without_torch(bundle: Path, record: str | None = None) -> None:
+    """Create the app of ``bundle`` (and predict ``record``, Python source of one record) in a fresh process; fail if torch was imported."""
+    predict = f"shipyard.load({str(bundle)!r}).predict([{record}]); " if record is not None else ""
+    code = f"import sys; import shipyard; from shipyard.serving.app import create_app; create_app({str(bundle)!r}); {predict}sys.exit('torch imported' if 'torch' in sys.modules else 0)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -364,8 +364,7 @@ def predict(
     reason in an ``error`` column; the others are predicted, the file is
     written, and the command exits with status 1.
     """
-    from shipyard.data.loading import load_records
-    from shipyard.predictor import Predictor
+    from shipyard.predictor import load
 
     writers = {".csv": "to_csv", ".parquet": "to_parquet", ".jsonl": "to_json"}
     if output.is_dir():
@@ -375,8 +374,8 @@ def predict(
     from shipyard.rundir import reap_stale_runs
 
     reap_stale_runs(path)
-    predictor = Predictor(path)
-    frame = load_records(data, predictor.schema)  # each input column read as training read it
+    predictor = load(path)  # a table, text or image bundle (the manifest's input)
+    records, frame = predictor.read_data(data)  # each input read as training read it
     inputs = {c.name for c in predictor.schema}
     for mixed in frame.attrs.get("reading", {}).get("mixed_types", []):
         if mixed["column"] in inputs and mixed.get("read_as", "missing") == "missing":
@@ -386,7 +385,7 @@ def predict(
                 highlight=False,
             )
     result = frame.copy()
-    found = predictor.predict_records(frame, source=str(data))
+    found = predictor.predict_records(records, source=str(data))
     result["prediction"] = found.decided
     for j, label in enumerate(predictor.labels):  # class probabilities (none for regression)
         result[f"proba_{label}"] = found.output[:, j]
@@ -431,7 +430,9 @@ def explain(
     output: Path = typer.Option(None, "--output", "-o", help="Where to write the JSON (default: explain.json in the run)."),
 ) -> None:
     """Explain a model: SHAP values, permutation importance and a surrogate tree."""
+    from shipyard.explain import check_row
     from shipyard.export.bundle import read_manifest
+    from shipyard.modalities import modality_of
     from shipyard.rundir import resolve_run
     from shipyard.stages import RunContext, get_stage
     from shipyard.stages.explain import EXPLAIN, explain_bundle, explain_run, write_explain
@@ -458,6 +459,18 @@ def explain(
         ctx = RunContext.from_run(run_dir)  # the checkpoint's network and the saved preparation: nothing refitted
         if samples is not None:
             ctx.recipe.explain.samples = samples
+        modality = modality_of(ctx.recipe)
+        if modality is not None:  # token attributions or saliency maps
+            if parsed is not None:
+                raise ShipyardError(f"--record: explains a record of table columns; {path} is a {modality.name} model", "use --row N for a test row")
+            ctx.recipe.explain.row = ctx.recipe.explain.row if row is None else row
+            check_row(ctx.recipe.explain.row, len(ctx.data.split.test), "--row")
+            result = modality.explain(ctx)
+            written = write_explain(output or run_dir.path / EXPLAIN, result)
+            get_stage("report").run(ctx)
+            _print_modality_explanation(result)
+            err.print(f"wrote {written}")
+            return
         result = explain_run(ctx, row, parsed)
         written = run_dir.path / EXPLAIN
         if output is not None:
@@ -468,6 +481,31 @@ def explain(
         written = write_explain(output or Path(EXPLAIN), result)
     _print_explanation(result)
     err.print(f"wrote {written}")
+
+
+def _print_modality_explanation(result: dict[str, Any]) -> None:
+    """Print a text run's top tokens and explained texts, or an image run's saliency summary."""
+    if result["kind"] == "text":
+        title = f"tokens with the largest mean attribution ({result['output']}; {result['n_texts']} texts)"
+        table = Table(title=title, min_width=len(title))  # the title on one line, however short the tokens
+        for head in ("token", "mean attribution", "count"):
+            table.add_column(head, justify="left" if head == "token" else "right")
+        for item in result["global"]["by_abs"][:15]:
+            table.add_row(item["token"], f"{item['mean']:+.4f}", str(item["count"]))
+        (out if out.is_terminal else Console(width=160)).print(table)  # a log or a pipe: no wrapped columns
+        first = result["texts"][0]
+        top = sorted(zip(first["tokens"], first["attributions"]), key=lambda t: -abs(t[1]))[:8]
+        out.print(f"test row {first['test_position']} (true {first['true']}, predicted {first['predicted']}): " + ", ".join(f"{t} {a:+.3f}" for t, a in top), highlight=False)
+    else:
+        out.print(
+            f"saliency of {len(result['saliency'])} test images ({result['method']}); {result['n_misclassified']} of {result['n_test']} test images misclassified",
+            highlight=False,
+        )
+    out.print(
+        f"completeness: |sum of attributions - (output - baseline output)| <= {result['max_abs_delta']:.2e} "
+        f"({result['completeness_error']:.1%} of max(1, |output - baseline output|))",
+        highlight=False,
+    )
 
 
 def _print_explanation(result: dict[str, Any]) -> None:
@@ -595,7 +633,10 @@ def attack(
     path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest or runs/NAME/<timestamp>)."),
     rows: int = typer.Option(None, "--rows", min=1, help="Attack at most this many test rows; default attack.rows."),
 ) -> None:
-    """Attack a finished run's network (FGSM, PGD, random noise) and test membership inference; writes attack.json."""
+    """Attack a finished run's network (FGSM, PGD, random noise) and test membership inference; writes attack.json.
+
+    Text runs: accuracy under typos and word deletion; image runs: FGSM and PGD in pixel space.
+    """
     from shipyard.export.bundle import read_manifest
     from shipyard.rundir import resolve_run
     from shipyard.stages import RunContext, get_stage
@@ -610,7 +651,22 @@ def attack(
     err.print(f"wrote {run_dir.path / ATTACK}")
 
 
+def _print_perturbation(result: dict[str, Any]) -> None:
+    """A text or image run's curves: accuracy per typo / deletion rate, or per pixel epsilon of FGSM and PGD."""
+    table = Table(title=f"accuracy under perturbation ({result['samples']} test rows)")
+    steps = result.get("rates") or result.get("epsilons")
+    table.add_column("rate" if "rates" in result else "epsilon (pixel range)")
+    for kind in result["curves"]:
+        table.add_column(kind.replace("_", " "), justify="right")
+    for i, step in enumerate(steps):
+        table.add_row(f"{step:g}", *[f"{(c['accuracy'] if isinstance(c, dict) else c)[i]:.4f}" for c in result["curves"].values()])
+    out.print(table)
+
+
 def _print_attack(result: dict[str, Any]) -> None:
+    if result.get("kind") in ("text", "image"):
+        _print_perturbation(result)
+        return
     metric, names = result["primary_metric"], {"inf": "L-inf", "2": "L2"}
     for norm, methods in result["curves"].items():
         table = Table(title=f"test {metric} under {names[norm]} attacks ({result['rows']} rows; epsilon in training standard deviations)")

@@ -13,7 +13,7 @@ columns and the bundle's graph takes one (n, 1) input per column.)
 :func:`signature` declares the bundle's input schema: numeric columns as
 ``double`` (MLflow's advice for integer columns that may be missing: an
 integer column declared ``long`` refuses a null), categorical columns as
-``string``. :func:`as_signature_types` casts raw records to those types.
+``string`` (a text bundle's text column too). :func:`as_signature_types` casts raw records to those types.
 
 Torch-free, like the predictor.
 """
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.predictor import Predictor
+from shipyard.predictor import Predictor, load
 from shipyard.schema import MISSING_CATEGORY, Column, category_of  # the text a category becomes on the request path
 
 PREDICTION = "prediction"
@@ -62,8 +62,8 @@ class ShipyardPyfunc:
 
 
 def _load_pyfunc(data_path: str) -> ShipyardPyfunc:
-    """MLflow's entry point: load the bundle MLflow copied from ``data_path`` (its hashes are verified)."""
-    return ShipyardPyfunc(Predictor(data_path))
+    """MLflow's entry point: load the bundle MLflow copied from ``data_path`` (its hashes are verified; a table or text bundle)."""
+    return ShipyardPyfunc(load(data_path))
 
 
 def signature(schema: list[Column]) -> Any:
@@ -78,7 +78,7 @@ def signature(schema: list[Column]) -> Any:
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    return ModelSignature(inputs=Schema([ColSpec("double" if c.kind == "numeric" else "string", c.name) for c in schema]))
+    return ModelSignature(inputs=Schema([ColSpec("double" if c.kind == "numeric" else "string", c.name) for c in schema]))  # text: the raw text
 
 
 def as_signature_types(frame: pd.DataFrame, schema: list[Column]) -> pd.DataFrame:
@@ -94,6 +94,8 @@ def as_signature_types(frame: pd.DataFrame, schema: list[Column]) -> pd.DataFram
         values = frame[col.name]
         if col.kind == "numeric":
             out[col.name] = pd.to_numeric(values.astype(object).where(values.notna(), np.nan), errors="coerce").astype(np.float64)
+        elif col.kind == "text":  # raw text, as written (a text bundle's tokenizer reads it)
+            out[col.name] = pd.Series([v if isinstance(v, str) else None for v in values.astype(object)], index=frame.index, dtype=object)
         else:
             markers = set(col.marker_values)
             texts = [category_of(v, markers) for v in values.astype(object)]

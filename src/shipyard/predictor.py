@@ -38,23 +38,46 @@ class ModelInput:
     ----------
     columns : dict of str to ndarray of shape (n_rows,)
         Keyed by ``Column.onnx_name``: float32 for numeric columns, object (str) for categorical.
+        A text or image bundle has one entry, its graph input: token ids (n_rows, seq) or
+        pixels (n_rows, channels, height, width).
     n_rows : int
+    pad : optional
+        The value that right-pads rows of different widths when inputs are stacked (a text bundle's pad id).
+    notes : list of str
+        Warnings found while preparing the records (e.g. a text truncated to the model's length).
+    refused : dict of int to str
+        Records found unpredictable while preparing them (row to why; e.g. pixel values outside the image range).
     """
 
     columns: dict[str, np.ndarray]
     n_rows: int
+    pad: Any = None
+    notes: list[str] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
 
     def feed(self) -> dict[str, np.ndarray]:
-        """The onnxruntime feed: each column as shape (n_rows, 1)."""
+        """The onnxruntime feed of a table graph: each column as shape (n_rows, 1)."""
         return {name: values.reshape(-1, 1) for name, values in self.columns.items()}
 
     @classmethod
     def concat(cls, inputs: list["ModelInput"]) -> "ModelInput":
-        """Stack several inputs (of one schema) into one batch, rows in list order."""
+        """Stack several inputs (of one schema) into one batch, rows in list order.
+
+        Arrays of rows of different widths (token ids of texts of different
+        lengths) are right-padded with ``pad`` to the widest. ``notes`` and
+        ``refused`` stay with each request's own input.
+        """
         if len(inputs) == 1:
             return inputs[0]
-        names = inputs[0].columns
-        return cls({n: np.concatenate([i.columns[n] for i in inputs]) for n in names}, sum(i.n_rows for i in inputs))
+        first = inputs[0]
+        columns = {}
+        for name in first.columns:
+            parts = [i.columns[name] for i in inputs]
+            if parts[0].ndim == 2 and len({p.shape[1] for p in parts}) > 1:
+                width = max(p.shape[1] for p in parts)
+                parts = [np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=first.pad) for p in parts]
+            columns[name] = np.concatenate(parts)
+        return cls(columns, sum(i.n_rows for i in inputs), first.pad)
 
 
 DEFAULT_SESSION = {"intra_op_num_threads": 1, "inter_op_num_threads": 1, "graph_optimization_level": "ORT_ENABLE_ALL", "execution_mode": "ORT_SEQUENTIAL", "allow_spinning": False}
@@ -122,9 +145,11 @@ class Predictor:
         If the bundle is missing or was modified after export.
     """
 
+    modality = "tabular"
+    """The bundle's input (the manifest's ``input``): ``tabular`` here; text and image bundles subclass this."""
+
     def __init__(self, path: str | Path, providers: list[str] | None = None, intra_op_threads: int = 1, allow_spinning: bool = False) -> None:
         self.path, self.manifest = read_manifest(path)
-        self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
         self.labels = list(self.manifest["labels"])
         try:
             self.task = get_task(self.manifest.get("task", "classification"))
@@ -132,10 +157,7 @@ class Predictor:
             raise BundleError(f"{self.path / 'manifest.json'}: unknown task {self.manifest.get('task')!r}", "restore the original manifest") from None
         decision = self.manifest.get("decision") or {}
         self.threshold: float | None = decision.get("threshold")
-        self.input_margin = (self.manifest.get("input_range") or {}).get("margin")
-        self.out_of_distribution = OutOfDistribution(self.schema)
-        encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
-        self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
+        self._read_inputs()
         self.model_sha256: str = self.manifest["files"][self.manifest["model_file"]]["sha256"]
         if providers is None:
             available = ort.get_available_providers()
@@ -154,12 +176,20 @@ class Predictor:
             "providers": self.session.get_providers(),
         }
         self._check_manifest_matches_graph()
-        self._known = {c.onnx_name: frozenset(c.categories) for c in self.schema if c.is_text}
         positive = self.manifest.get("positive_label")
         self.positive_index: int | None = [str(label) for label in self.labels].index(positive) if positive is not None else None
 
-    def _check_manifest_matches_graph(self) -> None:
-        """The manifest is not hashed by itself; make sure it describes the graph it ships with."""
+    def _read_inputs(self) -> None:
+        """Read what the manifest says about the inputs: the columns, their accepted ranges and the encoder's rule for unseen categories."""
+        self.schema = [Column.from_dict(c) for c in self.manifest["inputs"]]
+        self.input_margin = (self.manifest.get("input_range") or {}).get("margin")  # builds the range check
+        self.out_of_distribution = OutOfDistribution(self.schema)
+        encoder = (self.manifest.get("preprocessing") or {}).get("encoder", "onehot")
+        self.unseen_encoding = UNSEEN_ENCODING.get(encoder, "encoded as unseen")
+        self._known = {c.onnx_name: frozenset(c.categories) for c in self.schema if c.is_text}
+
+    def _check_graph_inputs(self) -> None:
+        """The graph takes one (n, 1) input per listed column, float for numbers and string otherwise."""
         where = self.path / "manifest.json"
         graph_inputs = {i.name: i.type for i in self.session.get_inputs()}
         listed = {c.onnx_name: ("tensor(float)" if c.kind == "numeric" else "tensor(string)") for c in self.schema}
@@ -168,6 +198,11 @@ class Predictor:
                 f"{where}: its inputs do not match model.onnx's ({sorted(listed)} vs {sorted(graph_inputs)})",
                 "restore the original manifest or re-run the recipe",
             )
+
+    def _check_manifest_matches_graph(self) -> None:
+        """The manifest is not hashed by itself; make sure it describes the graph it ships with."""
+        where = self.path / "manifest.json"
+        self._check_graph_inputs()
         meta = self.session.get_modelmeta().custom_metadata_map
         if GRAPH_PREDICTION not in meta:
             raise BundleError(
@@ -345,14 +380,18 @@ class Predictor:
         check_text(model_input.columns, self.schema, source)
         return model_input
 
+    def feed(self, model_input: ModelInput) -> dict[str, np.ndarray]:
+        """The onnxruntime feed of prepared records (a table graph: each column as shape (n_rows, 1))."""
+        return model_input.feed()
+
     def run(self, model_input: ModelInput) -> np.ndarray:
         """The graph's output for coerced inputs: probabilities (n_rows, n_classes) or values (n_rows,), unchecked."""
-        (result,) = self.session.run([self.task.output], model_input.feed())
+        (result,) = self.session.run([self.task.output], self.feed(model_input))
         return self.task.shape_output(result)
 
     def check(self, model_input: ModelInput, output: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
         """The output with NaN rows for records not predicted, and why each was not (outside the accepted range, a non-finite output)."""
-        errors = self._range_check(model_input.columns)
+        errors = self.refused(model_input)
         output = np.array(output, dtype=np.float32)
         if not np.isfinite(output).all():
             rows_ok = np.isfinite(output).reshape(len(output), -1).all(axis=1)
@@ -361,6 +400,10 @@ class Predictor:
         if errors:
             output[sorted(errors)] = np.nan
         return output, errors
+
+    def refused(self, model_input: ModelInput) -> dict[int, str]:
+        """Records not to predict, found before running the graph: a numeric value outside the accepted range (row to why)."""
+        return self._range_check(model_input.columns)
 
     def _warned(self, found: Prediction) -> Prediction:
         if found.errors:
@@ -438,6 +481,36 @@ class Predictor:
         """One message per (column, value) the encoder cannot place (:func:`shipyard.schema.missing_notes`)."""
         return missing_notes(model_input.columns, self.schema, self.unseen_encoding)
 
+    def read_data(self, path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The records of a file for batch prediction (``shipyard predict``), and the columns the output file starts with.
+
+        Each input column is read as training read it (:func:`shipyard.data.loading.load_records`);
+        for a table both are the same frame.
+        """
+        from shipyard.data.loading import load_records
+
+        frame = load_records(path, self.schema)
+        return frame, frame
+
+    def warmup_records(self) -> list[dict[str, Any]]:
+        """Records that exercise every input path of the bundle: a typical one, one with every value missing, one with unseen categories.
+
+        Numbers are the middle of the training range when the manifest records it
+        (``min``/``max``), else 0.
+        """
+        typical, missing, unseen = {}, {}, {}
+        for col in self.schema:
+            if col.kind == "numeric":
+                low, high = getattr(col, "min", None), getattr(col, "max", None)
+                typical[col.name] = unseen[col.name] = (low + high) / 2 if low is not None and high is not None else 0.0
+            elif col.kind == "boolean":
+                typical[col.name], unseen[col.name] = True, False
+            else:
+                typical[col.name] = col.categories[0] if col.categories else None
+                unseen[col.name] = "\u2063unseen\u2063"
+            missing[col.name] = None
+        return [typical, missing, unseen]
+
 def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source: str) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
@@ -457,13 +530,15 @@ def _as_frame(data: pd.DataFrame | list[dict[str, Any]] | dict[str, Any], source
         raise
 
 
-def load(path: str | Path) -> Predictor:
+def load(path: str | Path, **options: Any) -> Predictor:
     """Load a bundle (or the bundle of a run directory) for prediction.
 
     Parameters
     ----------
     path : str or Path
         Bundle folder, run directory, or ``runs/<name>``.
+    **options
+        ``providers``, ``intra_op_threads``, ``allow_spinning`` of :class:`Predictor`.
 
     Returns
     -------
@@ -474,5 +549,17 @@ def load(path: str | Path) -> Predictor:
     --------
     >>> model = shipyard.load("runs/breast-cancer/latest")    # doctest: +SKIP
     >>> model.predict_proba(df)[:2]                           # doctest: +SKIP
+
+    A text or image bundle (the manifest's ``input``) loads as a
+    :class:`~shipyard.modalities.predictors.TextPredictor` or
+    :class:`~shipyard.modalities.predictors.ImagePredictor`, with the same verbs.
     """
-    return Predictor(path)
+    _, manifest = read_manifest(path, verify=False)
+    modality = manifest.get("input", "tabular")
+    if modality != "tabular":
+        from shipyard.modalities.predictors import PREDICTORS
+
+        if modality not in PREDICTORS:
+            raise BundleError(f"{path}: unknown input {modality!r} in manifest.json", "restore the original manifest or upgrade shipyard")
+        return PREDICTORS[modality](path, **options)
+    return Predictor(path, **options)

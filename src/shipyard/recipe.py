@@ -74,6 +74,10 @@ class SplitSpec(Section):
         description="Column naming the entity of each row (person, patient, device): train, validation, test and every CV fold "
         "hold disjoint entities. The column is not a feature.",
     )
+    train_fraction: float = Field(
+        1.0, gt=0.0, le=1.0,
+        description="Fit on this fraction of the training split (stratified, seeded; text and image inputs); validation and test stay whole.",
+    )
 
     @model_validator(mode="after")
     def _leaves_training_rows(self) -> "SplitSpec":
@@ -83,6 +87,26 @@ class SplitSpec(Section):
                 f"got {self.validation} + {self.test}"
             )
         return self
+
+
+class ImagesSpec(Section):
+    """How image data is read: which array, at which size, and which pixel value is full intensity."""
+
+    array: str | None = Field(None, description="Name of the images array in a .npz file; default 'X', else 'images'.")
+    size: list[int] | None = Field(
+        None, min_length=2, max_length=2, description="[height, width] to resize every image to (area interpolation); default: as stored."
+    )
+    max_value: float | None = Field(
+        None, gt=0.0, description="Pixel value of full intensity (pixels are divided by it into [0, 1]); default 255 for image files, "
+        "16 for sklearn:digits, else the largest value in the training images.",
+    )
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and min(value) < 1:
+            raise ValueError(f"size must be positive, got {value}")
+        return value
 
 
 class DataSpec(Section):
@@ -99,6 +123,10 @@ class DataSpec(Section):
     )
     positive_class: str | None = Field(
         None, description="Label treated as positive in binary metrics; default: the last label in sorted order."
+    )
+    text: str | None = Field(None, min_length=1, description="The column of raw text a text model (model.type: transformer) reads.")
+    images: ImagesSpec | None = Field(
+        None, description="Reading options of image data (model.type: cnn): a .npz of images and labels, a folder per class, or sklearn:digits."
     )
     split: SplitSpec = Field(default_factory=SplitSpec)
     test: str | None = Field(
@@ -153,6 +181,31 @@ class ReduceSpec(Section):
     C: float = Field(0.1, gt=0.0, description="l1: inverse regularization strength of the L1 logistic regression.")
 
 
+class ImageAugmentSpec(Section):
+    """Random augmentation of training images, drawn anew for every batch (kornia); validation and test images are never augmented."""
+
+    rotation: float = Field(0.0, ge=0.0, le=180.0, description="Largest rotation, in degrees either way.")
+    translate: float = Field(0.0, ge=0.0, lt=1.0, description="Largest shift, as a fraction of the width and height.")
+    scale: list[float] = Field(default_factory=lambda: [1.0, 1.0], min_length=2, max_length=2, description="[min, max] zoom factor.")
+    elastic: float = Field(0.0, ge=0.0, description="Elastic deformation strength (kornia RandomElasticTransform alpha); 0 is off.")
+    noise_std: float = Field(0.0, ge=0.0, description="Gaussian pixel noise, in units of the [0, 1] pixel range.")
+    p: float = Field(0.5, ge=0.0, le=1.0, description="Probability of each transform per image.")
+    mixup_alpha: float = Field(0.0, ge=0.0, description="Mixup (Zhang et al. 2018) with Beta(alpha, alpha) weights; 0 is off.")
+    cutmix_alpha: float = Field(0.0, ge=0.0, description="CutMix (Yun et al. 2019) with Beta(alpha, alpha) areas; 0 is off.")
+
+    @property
+    def enabled(self) -> bool:
+        """True when any transform is on."""
+        return bool(self.rotation or self.translate or self.scale != [1.0, 1.0] or self.elastic or self.noise_std or self.mixup_alpha or self.cutmix_alpha)
+
+    @model_validator(mode="after")
+    def _scale(self) -> "ImageAugmentSpec":
+        low, high = self.scale
+        if not 0 < low <= high:
+            raise ValueError(f"scale must be [min, max] with 0 < min <= max, got {self.scale}")
+        return self
+
+
 class PrepareSpec(Section):
     """Preprocessing fitted on the training split only (scikit-learn transformers)."""
 
@@ -181,6 +234,7 @@ class PrepareSpec(Section):
     )
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
     reduce: ReduceSpec = Field(default_factory=ReduceSpec)
+    image_augment: ImageAugmentSpec = Field(default_factory=ImageAugmentSpec)
 
 
 class ThresholdSpec(Section):
@@ -342,6 +396,9 @@ class EvaluateSpec(Section):
     learning_curve: list[float] | None = Field(
         None, description="Fractions of the training rows to retrain on for a learning curve, e.g. [0.25, 0.5, 1.0]; off by default."
     )
+    from_scratch: bool = Field(
+        False, description="Pretrained kinds: also train the same network from random weights on the same split, as a baseline (what transfer learning bought)."
+    )
 
     @model_validator(mode="after")
     def _fractions(self) -> "EvaluateSpec":
@@ -372,10 +429,12 @@ class MembershipSpec(Section):
 class AttackSpec(Section):
     """Adversarial robustness (FGSM, PGD under L-inf and L2) and membership inference on the finished network.
 
-    Attacks run on the preprocessed features: only numeric features are
+    Tables: attacks run on the preprocessed features: only numeric features are
     perturbed (one-hot and missing-indicator columns are left alone), epsilon is
     in standard deviations of each training feature, and ``clip`` keeps
-    perturbed values inside the range seen in training.
+    perturbed values inside the range seen in training. Images: FGSM and PGD
+    (L-inf) in pixel space within the pixel range, at ``pixel_epsilons``. Text:
+    accuracy under character typos and word deletion at ``rates``.
     """
 
     enabled: bool = True
@@ -393,6 +452,17 @@ class AttackSpec(Section):
     clip: bool = Field(True, description="Keep perturbed values inside each feature's training range (a value already outside it may not move further out).")
     rows: int = Field(1000, ge=1, description="At most this many test rows are attacked (a seeded sample).")
     membership: MembershipSpec = Field(default_factory=MembershipSpec)
+    pixel_epsilons: list[float] = Field(
+        default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2],
+        min_length=1,
+        description="Images (``cnn``): L-inf budgets of FGSM and PGD, in units of the [0, 1] pixel range.",
+    )
+    rates: list[float] = Field(
+        default_factory=lambda: [0.0, 0.05, 0.1, 0.2, 0.3],
+        min_length=1,
+        description="Text (``transformer``): fractions of characters hit by a typo (insert, delete, swap, substitute) and of words deleted.",
+    )
+    repeats: int = Field(2, ge=1, le=20, description="Text: random draws averaged per rate.")
 
     @field_validator("norms", mode="before")
     @classmethod
@@ -405,6 +475,14 @@ class AttackSpec(Section):
         bad = [v for v in value if not (v >= 0 and v < float("inf"))]
         if bad:
             raise ValueError(f"epsilons must be finite and >= 0, got {bad}")
+        return sorted(set(value))
+
+    @field_validator("pixel_epsilons", "rates")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not 0 <= v <= 1]
+        if bad:
+            raise ValueError(f"must lie in [0, 1], got {bad}")
         return sorted(set(value))
 
 
@@ -590,6 +668,7 @@ def recipe_from_dict(raw: dict[str, Any], source: str = "recipe", base_dir: Path
     if base_dir is not None:
         recipe.base_dir = base_dir
     check_task_options(recipe, source)
+    check_input_options(recipe, source)
     return recipe
 
 
@@ -605,6 +684,22 @@ def check_task_options(recipe: Recipe, source: str = "recipe") -> None:
 
     try:
         get_task(recipe.task).check_recipe(recipe)
+    except RecipeError as exc:
+        raise RecipeError(f"{source}: {exc.message}", exc.hint) from None
+
+
+def check_input_options(recipe: Recipe, source: str = "recipe") -> None:
+    """Refuse options the model kind's input modality cannot honour (e.g. ``data.text`` with a tabular kind).
+
+    Raises
+    ------
+    RecipeError
+        Naming the recipe file and key.
+    """
+    from shipyard.modalities import check_recipe
+
+    try:
+        check_recipe(recipe)
     except RecipeError as exc:
         raise RecipeError(f"{source}: {exc.message}", exc.hint) from None
 

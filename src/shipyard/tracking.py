@@ -162,11 +162,17 @@ class Tracker:
         if self._mlflow is None:
             return
         from shipyard import mlflow_pyfunc
-        from shipyard.predictor import Predictor
+        from shipyard.predictor import load
 
         mlflow = self._mlflow
         mlflow.log_artifacts(str(bundle_path), artifact_path="bundle")
-        predictor = Predictor(bundle_path)
+        predictor = load(bundle_path)
+        if predictor.modality == "image":
+            raise ShipyardError(
+                f"{bundle_path}: an image bundle is logged as files; registering it as an MLflow model is not available yet "
+                "(an MLflow signature has no column type for images)",
+                "serve the bundle with shipyard serve",
+            )
         typed = mlflow_pyfunc.as_signature_types(sample, predictor.schema)
         with warnings.catch_warnings():
             # The signature is checked below on training rows, more than an input example would check.

@@ -19,16 +19,30 @@ def test_every_spec_the_recipe_accepts_has_a_builder():
     assert set(model_kinds()) == set(MODEL_TYPES) >= {"mlp", "resnet"}
 
 
+# An input of each modality: (n_features given to the builder, a batch of 5 inputs).
+INPUTS = {
+    "tabular": (7, lambda n: torch.randn(n, 7)),
+    "text": (9, lambda n: torch.randint(1000, 2000, (n, 9))),  # token ids
+    "image": (1, lambda n: torch.rand(n, 1, 8, 8)),  # pixels in [0, 1]
+}
+
+
 @pytest.mark.parametrize("kind", sorted(model_kinds()))
 @pytest.mark.parametrize("n_outputs", [1, 3])
-def test_build_model_maps_features_to_outputs(kind, n_outputs):
-    spec = recipe({"type": kind}).model
-    net = build_model(spec, 7, n_outputs).eval()
-    assert net(torch.zeros(5, 7)).shape == (5, n_outputs)
+def test_build_model_maps_its_input_to_outputs(kind, n_outputs):
+    spec = MODEL_TYPES[kind]()
+    n_features, batch = INPUTS[model_kinds()[kind].input]
+    net = build_model(spec, n_features, n_outputs).eval()
+    assert net(batch(5)).shape == (5, n_outputs)
     net.train()
-    out = net(torch.randn(4, 7))
+    out = net(batch(4))
     out.sum().backward()
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_every_kind_declares_the_input_of_its_spec():
+    for kind in model_kinds().values():
+        assert kind.input == kind.spec.input in ("tabular", "text", "image")
 
 
 def test_resnet_follows_gorishniy_et_al_2021():

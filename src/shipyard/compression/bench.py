@@ -16,7 +16,7 @@ import pandas as pd
 
 from shipyard.compression.measure import CLOCK, THREADS, rows_per_second, session, time_calls
 from shipyard.export.bundle import read_manifest
-from shipyard.schema import Column, coerce, onnx_feed
+from shipyard.schema import Column
 
 COMPRESSION = "compression.json"
 """The run file that records every variant's numbers and the selection (read by the report and ``shipyard bench``)."""
@@ -48,14 +48,16 @@ def measure_bundle(folder: Path, records: pd.DataFrame, repeats: int, warmup: in
         ``bytes`` (model file), ``sha256``, ``latency`` (``session`` and, unless skipped, ``request``:
         :func:`~shipyard.compression.measure.time_calls` results in µs) and ``throughput`` (rows/s at ``batch``).
     """
+    from shipyard.predictor import load
+
     folder, manifest = read_manifest(folder)
     model_file = folder / manifest["model_file"]
-    schema = [Column.from_dict(c) for c in manifest["inputs"]]
+    predictor = load(folder)  # the bundle's own reading of records (table columns, texts, images)
     task_output = next(iter(manifest["outputs"]))
     sess = session(model_file)
-    one = onnx_feed(coerce(records.iloc[:1], schema, "benchmark records"), schema)
+    one = predictor.feed(predictor.prepare(records.iloc[:1], "benchmark records"))
     reps = int(np.ceil(batch / len(records)))
-    many = onnx_feed(coerce(pd.concat([records] * reps).iloc[:batch], schema, "benchmark records"), schema)
+    many = predictor.feed(predictor.prepare(pd.concat([records] * reps).iloc[:batch], "benchmark records"))
     out: dict[str, Any] = {
         "bytes": model_file.stat().st_size,
         "sha256": manifest["files"][manifest["model_file"]]["sha256"],
@@ -79,9 +81,9 @@ def request_latency(folder: Path, records: pd.DataFrame, repeats: int, warmup: i
     dict
         :func:`~shipyard.compression.measure.time_calls` of the call, in µs.
     """
-    from shipyard.predictor import Predictor
+    from shipyard.predictor import load
 
-    predictor = Predictor(folder)
+    predictor = load(folder)
     record = records.iloc[:1].to_dict(orient="records")
     return time_calls(lambda: predictor.predict_with_warnings(record, source="benchmark"), repeats, warmup)
 

@@ -13,6 +13,7 @@ declared for its precision.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,53 @@ def variant_name(network: str, fmt: str) -> str:
     return fmt if network == TRAINED else f"{network}_{fmt}"
 
 
+def build_variants(
+    network_name: str, parameters: int, formats: list[str], export_fp32: Callable[[], tuple[bytes, dict[str, Any]]], convert_to: Callable[[str], bytes]
+) -> list[Variant]:
+    """One network's variants: its fp32 bundle graph (checked against PyTorch), then each lower-precision graph.
+
+    Parameters
+    ----------
+    network_name : str
+    parameters : int
+    formats : list of str
+        Transforms to apply (:data:`shipyard.compression.formats.FORMATS`).
+    export_fp32 : callable
+        ``export_fp32() -> (payload, parity)``: the serialized fp32 bundle graph and its parity record
+        against PyTorch; raises on failure.
+    convert_to : callable
+        ``convert_to(format) -> payload``: the bundle graph in that precision (called after ``export_fp32``);
+        raises on failure.
+
+    Returns
+    -------
+    list of Variant
+        The fp32 variant first. A failure (export, parity, a transform) marks that variant
+        failed with the reason; if the fp32 graph fails, every variant of the network fails.
+    """
+    fp32 = Variant(variant_name(network_name, "fp32"), network_name, "fp32", "pytorch", parameters)
+    out = [fp32]
+    try:
+        fp32.payload, fp32.record["parity"] = export_fp32()
+    except ShipyardError as exc:
+        fp32.status, fp32.error, fp32.payload = "failed", exc.one_line(), None
+    except Exception as exc:  # noqa: BLE001  an exporter failure is reported, the other networks go on
+        fp32.status, fp32.error, fp32.payload = "failed", f"export failed: {type(exc).__name__}: {exc}", None
+    for fmt in formats:
+        variant = Variant(variant_name(network_name, fmt), network_name, fmt, fp32.name, parameters)
+        out.append(variant)
+        if fp32.status != "ok":
+            variant.status, variant.error = "failed", f"its fp32 graph failed ({fp32.error})"
+            continue
+        try:
+            variant.payload = convert_to(fmt)
+        except ShipyardError as exc:
+            variant.status, variant.error = "failed", exc.one_line()
+        except Exception as exc:  # noqa: BLE001
+            variant.status, variant.error = "failed", f"{fmt}: {type(exc).__name__}: {exc}"
+    return out
+
+
 def build(
     recipe: Recipe,
     prepared: Prepared,
@@ -90,7 +138,7 @@ def build(
     formats: list[str],
     calibration: np.ndarray | str,
 ) -> list[Variant]:
-    """Export one network as an fp32 bundle graph, check it against PyTorch, and make each lower-precision graph.
+    """Export one table network as an fp32 bundle graph, check it against PyTorch, and make each lower-precision graph (:func:`build_variants`).
 
     Parameters
     ----------
@@ -105,42 +153,24 @@ def build(
     calibration : ndarray of shape (n_rows, n_features), or str
         Preprocessed training rows for static quantization, or why there are none (the int8_static
         variant then fails with that reason).
-
-    Returns
-    -------
-    list of Variant
-        The fp32 variant first. A failure (export, parity, a transform) marks that variant
-        failed with the reason; if the fp32 graph fails, every variant of the network fails.
     """
     from shipyard.stages.export import check_parity, graph_payload
 
     task = get_task(recipe.task)
-    fp32 = Variant(variant_name(network_name, "fp32"), network_name, "fp32", "pytorch", parameters)
-    out = [fp32]
-    try:
-        net_graph = export_network(task.export_head(network), prepared.n_features, recipe.export.opset, task.output)
-        fp32.payload = graph_payload(merge_pipeline(pre, net_graph), prepared, task.name)
-        fp32.record["parity"] = check_parity(recipe, prepared, network, fp32.payload)
-    except ShipyardError as exc:
-        fp32.status, fp32.error, fp32.payload = "failed", exc.one_line(), None
-    except Exception as exc:  # noqa: BLE001  an exporter failure is reported, the other networks go on
-        fp32.status, fp32.error, fp32.payload = "failed", f"export failed: {type(exc).__name__}: {exc}", None
-    for fmt in formats:
-        variant = Variant(variant_name(network_name, fmt), network_name, fmt, fp32.name, parameters)
-        out.append(variant)
-        if fp32.status != "ok":
-            variant.status, variant.error = "failed", f"its fp32 graph failed ({fp32.error})"
-            continue
-        try:
-            if fmt == "int8_static" and isinstance(calibration, str):
-                raise FormatError(f"int8_static: {calibration}")
-            converted = convert(net_graph, fmt, None if isinstance(calibration, str) else calibration)
-            variant.payload = graph_payload(merge_pipeline(pre, converted), prepared, task.name)
-        except ShipyardError as exc:
-            variant.status, variant.error = "failed", exc.one_line()
-        except Exception as exc:  # noqa: BLE001
-            variant.status, variant.error = "failed", f"{fmt}: {type(exc).__name__}: {exc}"
-    return out
+    graphs: dict[str, onnx.ModelProto] = {}
+
+    def export_fp32() -> tuple[bytes, dict[str, Any]]:
+        graphs["network"] = export_network(task.export_head(network), prepared.n_features, recipe.export.opset, task.output)
+        payload = graph_payload(merge_pipeline(pre, graphs["network"]), prepared, task.name)
+        return payload, check_parity(recipe, prepared, network, payload)
+
+    def convert_to(fmt: str) -> bytes:
+        if fmt == "int8_static" and isinstance(calibration, str):
+            raise FormatError(f"int8_static: {calibration}")
+        converted = convert(graphs["network"], fmt, None if isinstance(calibration, str) else calibration)
+        return graph_payload(merge_pipeline(pre, converted), prepared, task.name)
+
+    return build_variants(network_name, parameters, formats, export_fp32, convert_to)
 
 
 def evaluate(
@@ -149,6 +179,7 @@ def evaluate(
     variants: list[Variant],
     tolerances: dict[str, float],
     metric: str,
+    outputs_of: Callable[[Variant], ModelOutputs] | None = None,
 ) -> None:
     """Evaluate every built variant with the task's evaluation and check its parity; fills each ``record``.
 
@@ -175,7 +206,7 @@ def evaluate(
     for variant in variants:
         if variant.status != "ok":
             continue
-        model = onnx_outputs(task, session(variant.payload), prepared, variant.name)
+        model = outputs_of(variant) if outputs_of is not None else onnx_outputs(task, session(variant.payload), prepared, variant.name)
         outputs[variant.name] = model
         metrics, _ = task.evaluate(recipe, prepared, model)
         decision = metrics.get("decision")

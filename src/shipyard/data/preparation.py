@@ -218,10 +218,14 @@ def load_and_split(recipe: Recipe) -> Prepared:
         cannot take, a sampler that cannot run on the training rows, or a
         finding listed in ``prepare.fail_on``.
     """
+    from shipyard.modalities import modality_of
     from shipyard.recipe import check_task_options
 
-    task = get_task(recipe.task)
     check_task_options(recipe)
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.load_and_split(recipe)
+    task = get_task(recipe.task)
     spec = recipe.data
     loaded = read_data(recipe)
     frame = loaded.frame
@@ -325,6 +329,11 @@ def fit_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
     DataError
         If a sampler cannot run on the training rows or the reducer keeps no feature.
     """
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.fit(recipe, prepared)
     spec, seed = recipe.prepare, recipe.seed
     model_input = prepared.model_input if prepared.model_input is not None else coerce(prepared.frame, prepared.schema, recipe.data.source)
     prepared.model_input = model_input
@@ -400,6 +409,11 @@ def apply_preprocessing(recipe: Recipe, prepared: Prepared) -> None:
 
 def data_summary(recipe: Recipe, prepared: Prepared) -> dict[str, Any]:
     """Rows, columns and their kinds, split sizes, the target's distribution, and what preprocessing did."""
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.summary(recipe, prepared)
     task = get_task(recipe.task)
     summary: dict[str, Any] = {
         "source": recipe.data.source,
@@ -432,9 +446,27 @@ def save_preparation(run_path: str | Path, recipe: Recipe, prepared: Prepared) -
     """
     import skops.io as sio
 
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.save(run_path, recipe, prepared)
     folder = Path(run_path) / PREPARATION
     folder.mkdir(parents=True, exist_ok=True)
     sio.dump(prepared.preprocessor, folder / PREPROCESSOR)
+    write_preparation_info(folder, recipe, prepared, (PREPROCESSOR,), {"schema": [c.to_dict() for c in prepared.schema]})
+    return folder
+
+
+def write_preparation_info(folder: Path, recipe: Recipe, prepared: Prepared, files: tuple[str, ...], extra: dict[str, Any]) -> None:
+    """Write the split (``split.npz``, no pickle) and ``preparation.json``, the JSON last and atomically.
+
+    ``preparation.json`` holds what rebuilds the data (source, its sha256,
+    task, features, labels, steps), ``extra`` (e.g. the schema, or a
+    modality's name and statistics) and the sha256 of each of ``files``
+    (already written in ``folder``) and of the split, which
+    :func:`verify_files` checks when the run is read again.
+    """
     split = prepared.split
     np.savez(folder / SPLIT, train=split.train, validation=split.validation, test=split.test)
     info = {
@@ -442,17 +474,22 @@ def save_preparation(run_path: str | Path, recipe: Recipe, prepared: Prepared) -
         "data_sha256": prepared.data_sha256,
         "task": prepared.task,
         "features": prepared.features,
-        "schema": [c.to_dict() for c in prepared.schema],
         "labels": [label.item() if isinstance(label, np.generic) else label for label in prepared.labels],
         "positive_index": prepared.positive_index,
         "rows": int(len(prepared.frame)),
         "steps": prepared.steps,
-        "files": {name: {"sha256": sha256_file(folder / name)} for name in (PREPROCESSOR, SPLIT)},
+        **extra,
+        "files": {name: {"sha256": sha256_file(folder / name)} for name in (*files, SPLIT)},
     }
     tmp = folder / (INFO + ".tmp")
     tmp.write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(folder / INFO)
-    return folder
+
+
+def read_split(folder: Path) -> Split:
+    """The train / validation / test row indices saved in ``folder/split.npz``."""
+    with np.load(folder / SPLIT, allow_pickle=False) as parts:
+        return Split(parts["train"], parts["validation"], parts["test"])
 
 
 def check_unchanged(run_path: str | Path, source: str, sha256: str) -> None:
@@ -474,15 +511,15 @@ def check_unchanged(run_path: str | Path, source: str, sha256: str) -> None:
         )
 
 
-def verify_files(folder: Path, info: dict[str, Any]) -> None:
-    """Check the saved preprocessor and split against the sha256 recorded in ``preparation.json``.
+def verify_files(folder: Path, info: dict[str, Any], names: tuple[str, ...] = (PREPROCESSOR, SPLIT)) -> None:
+    """Check the saved files (the preprocessor and split by default) against the sha256 recorded in ``preparation.json``.
 
     Raises
     ------
     DataError
         Naming the file that is missing or was modified since the run.
     """
-    for name in (PREPROCESSOR, SPLIT):
+    for name in names:
         path = folder / name
         if not path.is_file():
             raise DataError(f"{path}: the run's saved preparation is missing this file", "re-run the recipe")
@@ -506,6 +543,11 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     """
     import skops.io as sio
 
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:  # text or image input
+        return modality.load(run_path, recipe)
     folder = Path(run_path) / PREPARATION
     if not (folder / INFO).is_file():
         raise DataError(f"{folder}: the run has no saved preparation", "re-run the recipe with this version of shipyard")
@@ -517,8 +559,7 @@ def load_prepared(run_path: str | Path, recipe: Recipe) -> Prepared:
     check_unchanged(run_path, spec.source, loaded.sha256)
     task = get_task(info["task"])
     target = task.read_target(frame[spec.target].reset_index(drop=True), recipe)
-    with np.load(folder / SPLIT, allow_pickle=False) as parts:
-        split = Split(parts["train"], parts["validation"], parts["test"])
+    split = read_split(folder)
     schema = [Column.from_dict(c) for c in info["schema"]]
     preprocessor = sio.load(folder / PREPROCESSOR, trusted=TRUSTED_TYPES)
     prepared = Prepared(

@@ -24,6 +24,8 @@ TITLES = {
     "hist_gradient_boosting": "HistGradientBoosting",
     "dummy": "majority-class dummy",
     "dummy_mean": "mean dummy",
+    "tfidf_logistic_regression": "TF-IDF + logistic regression",
+    "from_scratch": "same network from scratch",
 }
 
 

@@ -33,8 +33,12 @@ GRAPH_TASK = "shipyard.task"
 GRAPH_PREDICTION = "shipyard.prediction"
 """ONNX metadata key holding :func:`canonical_json` of the manifest's :data:`PREDICTION_FIELDS`."""
 FORMAT = "shipyard-bundle/1"
-PREDICTION_FIELDS = ("task", "model_file", "inputs", "input_range", "outputs", "labels", "positive_label", "decision", "calibration")
-"""Manifest fields that change what a bundle predicts; each is checked against the copy inside the hashed graph."""
+PREDICTION_FIELDS = ("task", "model_file", "inputs", "input_range", "outputs", "labels", "positive_label", "decision", "calibration", "input", "text", "image")
+"""Manifest fields that change what a bundle predicts; each is checked against the copy inside the hashed graph.
+
+``input`` names a text or image bundle's modality and ``text`` / ``image`` hold
+how its records become the graph's input (tokenizer settings; shape, pixel scale);
+a table bundle has none of them (None on both sides)."""
 
 
 def canonical_json(data: Any) -> str:

@@ -18,7 +18,7 @@ from torch import nn
 from shipyard.models.mlp import MLP
 from shipyard.models.pruning import prune_mlp, prune_resnet
 from shipyard.models.resnet import ResNet
-from shipyard.models.specs import MODEL_SPECS, MLPSpec, ModelSpec, ResNetSpec
+from shipyard.models.specs import MODEL_SPECS, CNNSpec, MLPSpec, ModelSpec, ResNetSpec, TransformerSpec
 
 Builder = Callable[[ModelSpec, int, int], nn.Module]
 Pruner = Callable[[nn.Module, ModelSpec, float], tuple[nn.Module, ModelSpec]]
@@ -37,9 +37,13 @@ class ModelKind:
     build : callable
         ``build(spec, n_features, n_outputs) -> nn.Module`` mapping (batch, n_features)
         to (batch, n_outputs) logits or values.
-    input : {"tabular"}
-        The preprocessed input the network takes (a float matrix of the
-        preprocessed features for ``tabular``).
+    input : {"tabular", "text", "image"}
+        The input the network takes: a float matrix of the preprocessed
+        features (``tabular``), token ids (batch, seq) (``text``), or pixels
+        in [0, 1] (batch, channels, height, width) (``image``); the spec
+        class declares the same (``ModelSpec.input``). The input modality
+        (:mod:`shipyard.modalities`) reads, prepares, exports and serves it.
+        ``build``'s ``n_features`` is the width of that input's second axis.
     prune : callable or None
         ``prune(network, spec, amount) -> (network, spec)``: structured pruning that removes a
         fraction ``amount`` of hidden units and returns a smaller network of the same kind
@@ -49,7 +53,7 @@ class ModelKind:
     type: str
     spec: type[ModelSpec]
     build: Builder
-    input: Literal["tabular"] = "tabular"
+    input: Literal["tabular", "text", "image"] = "tabular"
     prune: Pruner | None = None
 
 
@@ -67,6 +71,8 @@ def register_model_kind(kind: ModelKind) -> ModelKind:
     """
     if kind.spec not in MODEL_SPECS:
         raise ValueError(f"model kind {kind.type!r}: add {kind.spec.__name__} to shipyard.models.specs.MODEL_SPECS")
+    if kind.input != kind.spec.input:
+        raise ValueError(f"model kind {kind.type!r}: input {kind.input!r} differs from its spec's {kind.spec.input!r}")
     _KINDS[kind.type] = kind
     return kind
 
@@ -118,5 +124,21 @@ register_model_kind(
         prune=prune_resnet,
     )
 )
+
+
+def _transformer(spec: ModelSpec, n_features: int, n_outputs: int) -> nn.Module:
+    from shipyard.models.transformer import TextClassifier  # imports transformers: only when asked for
+
+    return TextClassifier(spec, n_outputs)
+
+
+def _cnn(spec: ModelSpec, n_features: int, n_outputs: int) -> nn.Module:
+    from shipyard.models.cnn import CNN
+
+    return CNN(n_features, n_outputs, spec.channels, spec.convs_per_block, spec.kernel_size, spec.pool, spec.dropout, spec.freeze_blocks)
+
+
+register_model_kind(ModelKind("transformer", TransformerSpec, _transformer, input="text"))
+register_model_kind(ModelKind("cnn", CNNSpec, _cnn, input="image"))
 
 __all__ = ["ModelKind", "build_model", "model_kind", "model_kinds", "register_model_kind"]

@@ -45,6 +45,17 @@ def _positive_index(ctx: ReportContext) -> int | None:
     return None if pos is None else ctx.metrics["labels"].index(pos)
 
 
+def _inputs_sentence(summary: dict[str, Any]) -> str:
+    """What the network's input is: preprocessed features, token ids or pixels."""
+    width = summary.get("n_features_after_preprocessing")
+    kind = summary.get("input", "tabular")
+    if kind == "text":
+        return f"Texts are tokenized with the encoder's own tokenizer; the longest training text takes {width} tokens (model.max_length caps it)."
+    if kind == "image":
+        return f"Images are scaled to [0, 1]; the network takes {width} pixel values per image and standardises them itself."
+    return f"Preprocessing is fitted on the training rows only and yields {width} features."
+
+
 @register_section("data", "Data", order=10)
 def data_section(ctx: ReportContext) -> Section | None:
     """Rows, split sizes, columns (kind, missing values) and the target's distribution."""
@@ -56,8 +67,7 @@ def data_section(ctx: ReportContext) -> Section | None:
         paragraphs=[
             f"Source {summary.get('source')}: {summary.get('rows')} rows, {len(summary.get('columns', []))} input columns, "
             f"target '{summary.get('target')}'. Split: {split.get('train')} train, {split.get('validation')} validation, "
-            f"{split.get('test')} test rows. Preprocessing is fitted on the training rows only and yields "
-            f"{summary.get('n_features_after_preprocessing')} features."
+            f"{split.get('test')} test rows. " + _inputs_sentence(summary)
         ]
     )
     section.tables.append(

@@ -116,8 +116,11 @@ def findings_section(ctx: ReportContext) -> Section | None:
         before, after = sampler["class_counts_before"], sampler["class_counts_after"]
         resampling.append(["sampler", sampler["method"], ", ".join(f"{k}: {before[k]} → {after[k]}" for k in before)])
     augment = steps.get("augment")
-    if augment:
+    if augment and "method" in augment:
         resampling.append(["augmentation", augment["method"], f"{augment['rows_before']} training rows + {augment['rows_added']} synthetic"])
+    elif augment:  # images (prepare.image_augment): kornia transforms drawn anew every epoch, no rows added
+        used = ", ".join(f"{k} {v}" for k, v in augment.items() if k != "p" and v not in (0, 0.0, None, [1.0, 1.0]))
+        resampling.append(["augmentation", f"images: {used or 'none'}", f"each training image transformed with probability {augment.get('p')} every epoch; no rows added"])
     if resampling:
         section.tables.append(Table(["step", "method", "training rows"], resampling, "Applied to the training rows only (validation and test rows are never resampled)"))
     elif summary:

@@ -14,7 +14,7 @@ from shipyard.report.sections import ReportContext, Section, registered_sections
 from shipyard.report.template import TEMPLATE
 
 REPORT = "report.html"
-SECTION_MODULES = ("shipyard.report.findings", "shipyard.report.builtin", "shipyard.report.compression", "shipyard.report.robustness")
+SECTION_MODULES = ("shipyard.report.findings", "shipyard.report.builtin", "shipyard.report.compression", "shipyard.report.robustness", "shipyard.modalities.report")
 """Modules whose import registers report sections; a stage with its own section adds its module here."""
 
 

@@ -58,6 +58,8 @@ def _curve_table(result: dict[str, Any], norm: str, methods: dict[str, list[dict
 def robustness_section(ctx: ReportContext) -> Section | None:
     """Accuracy (or the task's main metric) against epsilon for FGSM, PGD and random noise; success rates; adversarial training."""
     adversarial = ctx.metrics.get("adversarial_training")
+    if ctx.has(ATTACK) and ctx.json(ATTACK).get("kind") in ("text", "image"):
+        return None  # curves over typos or pixel budgets: the input modality's own section (shipyard.modalities.report)
     if not ctx.has(ATTACK) and not adversarial:
         return None
     section = Section()

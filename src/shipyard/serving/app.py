@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from shipyard import __version__
 from shipyard.errors import InputError
-from shipyard.predictor import UNSEEN_ENCODING, Predictor
+from shipyard.predictor import UNSEEN_ENCODING, Predictor, load
 from shipyard.schema import MISSING_CATEGORY, Column, accepted_range
 from shipyard.serving.access_log import AccessLog, configure_access_log
 from shipyard.serving.auth import BearerAuth
@@ -117,24 +117,12 @@ def json_response(body: dict[str, Any], status_code: int = 200) -> Response:
         return SafeJSONResponse(body, status_code=status_code)
 
 
-def warmup_records(schema: list[Column]) -> list[dict[str, Any]]:
-    """Records that exercise every input path of a bundle: a typical one, one with every value missing, one with unseen categories.
-
-    Numbers are the middle of the training range when the manifest records it
-    (``min``/``max``), else 0.
-    """
-    typical, missing, unseen = {}, {}, {}
-    for col in schema:
-        if col.kind == "numeric":
-            low, high = getattr(col, "min", None), getattr(col, "max", None)
-            typical[col.name] = unseen[col.name] = (low + high) / 2 if low is not None and high is not None else 0.0
-        elif col.kind == "boolean":
-            typical[col.name], unseen[col.name] = True, False
-        else:
-            typical[col.name] = col.categories[0] if col.categories else None
-            unseen[col.name] = "\u2063unseen\u2063"
-        missing[col.name] = None
-    return [typical, missing, unseen]
+def request_record_model(predictor: Predictor) -> type[BaseModel]:
+    """The pydantic model of one request record of the bundle: its columns (:func:`record_model`), or a text or image record."""
+    if predictor.modality == "tabular":
+        manifest = predictor.manifest
+        return record_model(predictor.schema, (manifest.get("preprocessing") or {}).get("dropped_columns"), predictor.input_margin, predictor.unseen_encoding)
+    return predictor.record_model()
 
 
 def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastAPI:
@@ -168,9 +156,9 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
         If the bundle is missing or was modified.
     """
     settings = settings or ServeSettings(path=str(path))
-    predictor = Predictor(path, intra_op_threads=settings.intra_op_threads)
+    predictor = load(path, intra_op_threads=settings.intra_op_threads)  # a table, text or image bundle (the manifest's input)
     manifest = predictor.manifest
-    Record = record_model(predictor.schema, (manifest.get("preprocessing") or {}).get("dropped_columns"), predictor.input_margin, predictor.unseen_encoding)
+    Record = request_record_model(predictor)
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -181,9 +169,9 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
     auth = BearerAuth(settings.api_keys)
 
     def warm_up(model: Predictor) -> None:
-        """Run the model on :func:`warmup_records` so the first request pays no one-off costs."""
+        """Run the model on its :meth:`~shipyard.predictor.Predictor.warmup_records` so the first request pays no one-off costs."""
         for _ in range(3):
-            model.run(model.prepare(warmup_records(model.schema), "warm-up"))
+            model.run(model.prepare(model.warmup_records(), "warm-up"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -199,7 +187,8 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
         title=f"Shipyard model: {manifest['name']}",
         version=__version__,
         description=f"Predicts '{manifest.get('target', 'target')}' ({', '.join(map(str, predictor.labels)) or 'a value'}) from "
-        f"{len(predictor.schema)} input columns." + (" Prediction requires `Authorization: Bearer <key>`." if settings.api_keys else ""),
+        + (f"{len(predictor.schema)} input columns." if predictor.modality == "tabular" else f"a {predictor.modality} record.")
+        + (" Prediction requires `Authorization: Bearer <key>`." if settings.api_keys else ""),
         lifespan=lifespan,
         default_response_class=SafeJSONResponse,
     )
@@ -238,7 +227,8 @@ def create_app(path: str | Path, settings: ServeSettings | None = None) -> FastA
         if nonfinite:
             metrics.nonfinite.inc(nonfinite)
         metrics.records.inc(model_input.n_rows - len(errors))
-        body = model.task.response(output, model.decisions(output), model.labels, model.name, model.warnings(model_input) if unseen else [], errors)
+        notes = model.warnings(model_input) if unseen or model_input.notes else []  # unseen categories; a text truncated to the model's length
+        body = model.task.response(output, model.decisions(output), model.labels, model.name, notes, errors)
         body["version"] = model.version
         body["out_of_distribution"] = model.out_of_distribution(model_input.columns, model_input.n_rows, errors)
         return json_response(body)

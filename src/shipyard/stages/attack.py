@@ -1,5 +1,9 @@
 """Attack stage: can the network be fooled, does it leak its training data? Writes ``attack.json``.
 
+A text or image network is attacked by its input modality instead
+(:meth:`shipyard.modalities.base.Modality.attack`): accuracy under character
+typos and word deletion, or under FGSM and PGD in pixel space.
+
 Evasion: FGSM and PGD (IBM's ART) under L-inf and L2 at each budget of
 ``attack.epsilons`` / ``attack.l2_epsilons``, beside random noise of the same
 size, on the test rows (:mod:`shipyard.robustness.evasion`). Privacy: the
@@ -43,6 +47,7 @@ def attack_run(ctx: RunContext, rows: int | None = None) -> dict[str, Any]:
         What ``attack.json`` holds: ``space``, ``measures``, ``clean``, ``curves``,
         ``membership``, ``findings``, ``seconds``, ``library``.
     """
+    from shipyard.modalities import modality_of
     from shipyard.robustness.evasion import evasion_curves
     from shipyard.robustness.membership import membership_inference
     from shipyard.robustness.space import attack_space
@@ -50,6 +55,13 @@ def attack_run(ctx: RunContext, rows: int | None = None) -> dict[str, Any]:
 
     recipe, data, task = ctx.recipe, ctx.data, ctx.task
     spec = recipe.attack
+    modality = modality_of(recipe)
+    if modality is not None:  # text: typos and word deletion; images: FGSM and PGD in pixel space
+        if rows is not None:
+            spec.rows = rows
+        result = modality.attack(ctx)
+        ctx.run_dir.write_json(ATTACK, result)
+        return result
     n_outputs = task.n_outputs(data)
     space = attack_space(data)
     X_test, y_test = data.X["test"], data.y[data.split.test]

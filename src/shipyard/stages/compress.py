@@ -58,13 +58,15 @@ def budget_metric(recipe: Recipe) -> str:
 
 
 def check_compress(recipe: Recipe, data: Prepared) -> None:
-    """Refuse a budget metric the task does not report and pruning a model kind cannot do.
+    """Refuse a budget metric the task does not report, pruning a model kind cannot do, and what the input modality cannot make.
 
     Raises
     ------
     RecipeError
         Naming the key.
     """
+    from shipyard.modalities import modality_of
+
     spec, task = compress_spec(recipe), get_task(recipe.task)
     names = task.metric_names(data)
     metric = budget_metric(recipe)
@@ -72,66 +74,130 @@ def check_compress(recipe: Recipe, data: Prepared) -> None:
         raise RecipeError(f"compress.budget.metric: {metric!r} is not a test metric of this {task.name} task", f"choose one of {', '.join(names)}")
     if spec.prune is not None and model_kind(recipe.model.type).prune is None:
         raise RecipeError(f"compress.prune: model kind '{recipe.model.type}' has no structured pruning", "set compress.prune: null")
+    modality = modality_of(recipe)
+    if modality is not None:  # which formats and students a text or image network can have
+        modality.check_compress(recipe, spec)
 
 
-def _networks(ctx: RunContext, spec: CompressSpec, skipped: list[dict[str, str]]) -> list[tuple[str, Any, int, dict[str, Any]]]:
-    """The networks to compress: (name, finished network, parameters, how it was made)."""
-    from shipyard.compression.networks import distill, parameter_count, prune, student_name
-    from shipyard.compression.variants import TRAINED
-    from shipyard.errors import ShipyardError
+class TableVariants:
+    """What the compress stage needs of a table network's variants: the networks, their graphs, outputs, bundle files and eager timing.
 
-    recipe, data, log = ctx.recipe, ctx.data, ctx.console.log
-    info = {"temperature_scaling": (ctx.metrics.get("calibration") or {}).get("temperature_scaling")}
-    out = [(TRAINED, ctx.network, parameter_count(ctx.network), {"spec": recipe.model.model_dump(mode="json"), **info})]
-    if recipe.train.privacy is not None:
-        # Fine-tuning a pruned network or training a student reads the training rows again, outside the DP-SGD
-        # accountant: the network's reported epsilon would no longer bound what the deployed weights reveal.
-        reason = (
-            "train.privacy: made by training on the training rows again, outside DP-SGD's privacy budget "
-            "(the reported epsilon would not hold for it); only the trained network's own graphs are compressed"
-        )
-        for name, asked in (("pruned", spec.prune), *((student_name(h), spec.distill) for h in (spec.distill.students if spec.distill else []))):
-            if asked is not None:
-                skipped.append({"name": name, "reason": reason})
-                log(f"{name}: skipped: {reason}")
-        return out
-    if spec.prune is not None:
-        log(f"pruning {spec.prune.amount:.0%} of the hidden units, then {spec.prune.fine_tune_epochs} epoch(s) of fine-tuning")
-        try:
-            small = prune(recipe, data, ctx.network, spec.prune)
-            out.append((small.name, small.network, small.parameters, small.info))
-        except ShipyardError as exc:
-            skipped.append({"name": "pruned", "reason": exc.one_line()})
-            log(f"pruned: skipped: {exc.one_line()}")
-    if spec.distill is not None:
-        for hidden in spec.distill.students:
-            name = student_name(hidden)
-            log(f"distilling into {name} (T = {spec.distill.temperature:g}, alpha = {spec.distill.alpha:g}, {spec.distill.epochs} epochs)")
+    A text or image modality supplies an object with the same methods
+    (:meth:`shipyard.modalities.base.Modality.compression`), so one stage
+    evaluates, measures, chooses and deploys the variants of every input.
+
+    Parameters
+    ----------
+    ctx : RunContext
+        The finished run (network, prepared data, recipe).
+    """
+
+    def __init__(self, ctx: RunContext) -> None:
+        from shipyard.export.onnx_graph import preprocessing_onnx
+
+        self.ctx = ctx
+        self.pre = preprocessing_onnx(ctx.data.preprocessor, ctx.data.schema, ctx.recipe.export.opset)
+
+    def networks(self, spec: CompressSpec, skipped: list[dict[str, str]]) -> list[tuple[str, Any, int, dict[str, Any]]]:
+        """The networks to compress: (name, finished network, parameters, how it was made); the trained one first."""
+        from shipyard.compression.networks import distill, parameter_count, prune, student_name
+        from shipyard.compression.variants import TRAINED
+
+        ctx = self.ctx
+        recipe, data, log = ctx.recipe, ctx.data, ctx.console.log
+        info = {"temperature_scaling": (ctx.metrics.get("calibration") or {}).get("temperature_scaling")}
+        out = [(TRAINED, ctx.network, parameter_count(ctx.network), {"spec": recipe.model.model_dump(mode="json"), **info})]
+        if recipe.train.privacy is not None:
+            # Fine-tuning a pruned network or training a student reads the training rows again, outside the DP-SGD
+            # accountant: the network's reported epsilon would no longer bound what the deployed weights reveal.
+            reason = (
+                "train.privacy: made by training on the training rows again, outside DP-SGD's privacy budget "
+                "(the reported epsilon would not hold for it); only the trained network's own graphs are compressed"
+            )
+            for name, asked in (("pruned", spec.prune), *((student_name(h), spec.distill) for h in (spec.distill.students if spec.distill else []))):
+                if asked is not None:
+                    skipped.append({"name": name, "reason": reason})
+                    log(f"{name}: skipped: {reason}")
+            return out
+        if spec.prune is not None:
+            log(f"pruning {spec.prune.amount:.0%} of the hidden units, then {spec.prune.fine_tune_epochs} epoch(s) of fine-tuning")
             try:
-                small = distill(recipe, data, ctx.network, hidden, spec.distill)
+                small = prune(recipe, data, ctx.network, spec.prune)
                 out.append((small.name, small.network, small.parameters, small.info))
             except ShipyardError as exc:
-                skipped.append({"name": name, "reason": exc.one_line()})
-                log(f"{name}: skipped: {exc.one_line()}")
-    return out
+                skipped.append({"name": "pruned", "reason": exc.one_line()})
+                log(f"pruned: skipped: {exc.one_line()}")
+        if spec.distill is not None:
+            for hidden in spec.distill.students:
+                name = student_name(hidden)
+                log(f"distilling into {name} (T = {spec.distill.temperature:g}, alpha = {spec.distill.alpha:g}, {spec.distill.epochs} epochs)")
+                try:
+                    small = distill(recipe, data, ctx.network, hidden, spec.distill)
+                    out.append((small.name, small.network, small.parameters, small.info))
+                except ShipyardError as exc:
+                    skipped.append({"name": name, "reason": exc.one_line()})
+                    log(f"{name}: skipped: {exc.one_line()}")
+        return out
+
+    def calibration(self, spec: CompressSpec) -> Any:
+        """Static quantization's calibration rows, or why there are none (logged) when there are too few."""
+        from shipyard.compression.variants import calibration_rows
+
+        ctx = self.ctx
+        if "int8_static" not in spec.formats:
+            return "not asked for"
+        available = len(ctx.data.split.train)
+        wanted = spec.calibration_rows
+        if min(wanted, available) < MIN_CALIBRATION_ROWS:
+            where = f"compress.calibration_rows is {wanted}" if wanted < MIN_CALIBRATION_ROWS else f"the training split holds only {available} rows"
+            reason = f"{where}; static quantization needs at least {MIN_CALIBRATION_ROWS} calibration rows"
+            ctx.console.log(f"int8_static: skipped: {reason}")
+            return reason
+        if available < wanted:
+            ctx.console.log(f"int8_static: compress.calibration_rows asks for {wanted} rows; the training split holds {available}: calibrating on all of them")
+        return calibration_rows(ctx.data, wanted, ctx.recipe.seed)
+
+    def build(self, name: str, network: Any, parameters: int, formats: list[str], calibration: Any) -> list[Any]:
+        """The network's variants (:func:`shipyard.compression.variants.build`)."""
+        from shipyard.compression.variants import build
+
+        return build(self.ctx.recipe, self.ctx.data, self.pre, name, network, parameters, formats, calibration)
+
+    outputs = None
+    """Variants are scored by the default of :func:`shipyard.compression.variants.evaluate`: the graph on the raw table rows."""
+
+    def records(self) -> Any:
+        """The raw test records the variants are timed on."""
+        data = self.ctx.data
+        return data.frame.iloc[data.split.test][data.features]
+
+    def manifest(self, metrics: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
+        """A variant bundle's manifest fields."""
+        from shipyard.stages.export import bundle_manifest
+
+        return bundle_manifest(self.ctx.recipe, self.ctx.data, metrics, parity)
+
+    def files(self, graph: bytes) -> dict[str, bytes]:
+        """A variant bundle's files, given its sealed graph."""
+        return {"model.onnx": graph}
+
+    def eager(self, parameters: int) -> dict[str, Any]:
+        """PyTorch eager fp32 of the trained network: on preprocessed features, and with scikit-learn's transform of the raw row."""
+        ctx = self.ctx
+        latency, data = compress_spec(ctx.recipe).latency, ctx.data
+        network = eager_latency(ctx.network, ctx.task, data.X["test"], latency.repeats, latency.warmup, latency.throughput_batch)
+        with_preprocessing = eager_pipeline_latency(
+            ctx.network, ctx.task, data.preprocessor, data.model_input.iloc[data.split.test], max(latency.repeats // 10, 10), latency.warmup // 10
+        )
+        return {"network": {**network, "parameters": parameters}, "network_with_preprocessing": with_preprocessing}
 
 
-def _calibration(ctx: RunContext, spec: CompressSpec) -> Any:
-    """Static quantization's calibration rows, or why there are none (logged) when there are too few."""
-    from shipyard.compression.variants import calibration_rows
+def variant_source(ctx: RunContext) -> Any:
+    """The run's variants: :class:`TableVariants`, or what the input modality makes (e.g. int8 and fewer-layer students of a text encoder)."""
+    from shipyard.modalities import modality_of
 
-    if "int8_static" not in spec.formats:
-        return "not asked for"
-    available = len(ctx.data.split.train)
-    wanted = spec.calibration_rows
-    if min(wanted, available) < MIN_CALIBRATION_ROWS:
-        where = f"compress.calibration_rows is {wanted}" if wanted < MIN_CALIBRATION_ROWS else f"the training split holds only {available} rows"
-        reason = f"{where}; static quantization needs at least {MIN_CALIBRATION_ROWS} calibration rows"
-        ctx.console.log(f"int8_static: skipped: {reason}")
-        return reason
-    if available < wanted:
-        ctx.console.log(f"int8_static: compress.calibration_rows asks for {wanted} rows; the training split holds {available}: calibrating on all of them")
-    return calibration_rows(ctx.data, wanted, ctx.recipe.seed)
+    modality = modality_of(ctx.recipe)
+    return TableVariants(ctx) if modality is None else modality.compression(ctx)
 
 
 def compress(ctx: RunContext) -> dict[str, Any]:
@@ -145,22 +211,21 @@ def compress(ctx: RunContext) -> dict[str, Any]:
         any error), ``skipped`` (networks not made, with the reason), ``eager``
         (PyTorch eager fp32), ``threads``, ``clock``.
     """
-    from shipyard.compression.variants import build, evaluate
-    from shipyard.export.onnx_graph import preprocessing_onnx
+    from shipyard.compression.variants import evaluate
 
     recipe, data, run = ctx.recipe, ctx.data, ctx.run_dir
-    spec, task, log = compress_spec(recipe), ctx.task, ctx.console.log
+    spec, log = compress_spec(recipe), ctx.console.log
     metric = budget_metric(recipe)
+    source = variant_source(ctx)
     skipped: list[dict[str, str]] = []
-    networks = _networks(ctx, spec, skipped)
-    calibration = _calibration(ctx, spec)
-    pre = preprocessing_onnx(data.preprocessor, data.schema, recipe.export.opset)
+    networks = source.networks(spec, skipped)
+    calibration = source.calibration(spec)
     log(f"exporting {len(networks)} network(s) in fp32 and {', '.join(spec.formats) or 'no other format'}")
     variants = []
     made = {}
     for name, network, parameters, info in networks:
         made[name] = info
-        variants += build(recipe, data, pre, name, network, parameters, list(spec.formats), calibration)
+        variants += source.build(name, network, parameters, list(spec.formats), calibration)
     for v in variants:
         if v.status != "ok":
             log(f"{v.name}: failed: {v.error}")
@@ -168,19 +233,19 @@ def compress(ctx: RunContext) -> dict[str, Any]:
     if reference.status != "ok":
         raise ShipyardError(f"compress: the trained network's fp32 graph, the reference, failed: {reference.error}", "check the export stage's parity first")
     tolerances = spec.tolerance.model_dump()
-    evaluate(recipe, data, variants, tolerances, metric)
+    evaluate(recipe, data, variants, tolerances, metric, source.outputs)
 
     partial = run.path / (VARIANTS + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    records_frame = data.frame.iloc[data.split.test][data.features]
+    records_frame = source.records()
     latency = spec.latency
     log(
         f"measuring {sum(v.status == 'ok' for v in variants)} variant(s): batch-1 latency over {latency.repeats} calls "
         f"({THREADS} thread), throughput at batch {latency.throughput_batch}"
     )
-    records = [_write_and_measure(ctx, v, made[v.network], partial, records_frame) for v in variants]
-    eager = _eager(ctx, networks[0][2])
+    records = [_write_and_measure(ctx, source, v, made[v.network], partial, records_frame) for v in variants]
+    eager = source.eager(networks[0][2])
     selection = select(records, metric, spec.budget.max_drop, spec.budget.objective)
     if latency.request_repeats:
         # The request path (coercion + session + warnings) is timed for fp32 and the deployed variant; `shipyard bench RUN` times every variant.
@@ -209,7 +274,7 @@ def compress(ctx: RunContext) -> dict[str, Any]:
         "calibration_rows": None if isinstance(calibration, str) else int(len(calibration)),
         "tolerance": tolerances,
     }
-    _deploy(ctx, result, partial)
+    _deploy(ctx, source, result, partial)
     run.write_json(COMPRESSION, result)
     chosen = next(r for r in records if r["name"] == result["selected"])
     ctx.metrics["compression"] = {
@@ -225,9 +290,9 @@ def compress(ctx: RunContext) -> dict[str, Any]:
     return result
 
 
-def _write_and_measure(ctx: RunContext, v: Any, network_info: dict[str, Any], partial: Path, records: Any) -> dict[str, Any]:
+def _write_and_measure(ctx: RunContext, source: Any, v: Any, network_info: dict[str, Any], partial: Path, records: Any) -> dict[str, Any]:
     """Write a built variant as a bundle in ``partial/<name>/`` and measure it; the variant's ``compression.json`` record."""
-    from shipyard.stages.export import bundle_manifest, seal_graph
+    from shipyard.stages.export import seal_graph
 
     record: dict[str, Any] = {"name": v.name, "network": v.network, "format": v.format, "reference": v.reference, "parameters": v.parameters, "status": v.status}
     if v.status != "ok":
@@ -238,8 +303,8 @@ def _write_and_measure(ctx: RunContext, v: Any, network_info: dict[str, Any], pa
         "decision": v.record.get("decision"),
         "calibration": {"temperature_scaling": network_info.get("temperature_scaling")},
     }
-    manifest = {**bundle_manifest(ctx.recipe, ctx.data, metrics, v.record["parity"]), "variant": {"name": v.name, "network": v.network, "format": v.format}}
-    write_bundle(partial / v.name, {"model.onnx": seal_graph(v.payload, manifest)}, manifest)
+    manifest = {**source.manifest(metrics, v.record["parity"]), "variant": {"name": v.name, "network": v.network, "format": v.format}}
+    write_bundle(partial / v.name, source.files(seal_graph(v.payload, manifest)), manifest)
     record.update({k: v.record[k] for k in ("parity", "validation", "test", "test_ci", "delta_test_ci", "decision") if k in v.record})
     latency = compress_spec(ctx.recipe).latency
     record.update(measure_bundle(partial / v.name, records, latency.repeats, latency.warmup, 0, latency.throughput_batch))
@@ -247,17 +312,7 @@ def _write_and_measure(ctx: RunContext, v: Any, network_info: dict[str, Any], pa
     return record
 
 
-def _eager(ctx: RunContext, parameters: int) -> dict[str, Any]:
-    """PyTorch eager fp32 of the trained network: on preprocessed features, and with scikit-learn's transform of the raw row."""
-    latency, data = compress_spec(ctx.recipe).latency, ctx.data
-    network = eager_latency(ctx.network, ctx.task, data.X["test"], latency.repeats, latency.warmup, latency.throughput_batch)
-    with_preprocessing = eager_pipeline_latency(
-        ctx.network, ctx.task, data.preprocessor, data.model_input.iloc[data.split.test], max(latency.repeats // 10, 10), latency.warmup // 10
-    )
-    return {"network": {**network, "parameters": parameters}, "network_with_preprocessing": with_preprocessing}
-
-
-def _deploy(ctx: RunContext, result: dict[str, Any], partial: Path) -> None:
+def _deploy(ctx: RunContext, source: Any, result: dict[str, Any], partial: Path) -> None:
     """Copy the selected variant's graph into ``bundle/`` (manifest naming every variant) and move ``compression/`` into place."""
     from shipyard.export.bundle import read_manifest
 
@@ -301,7 +356,7 @@ def _deploy(ctx: RunContext, result: dict[str, Any], partial: Path) -> None:
         os.replace(target, previous)
     os.replace(partial, target)
     shutil.rmtree(previous, ignore_errors=True)
-    write_bundle(run.bundle, {"model.onnx": payload}, manifest)
+    write_bundle(run.bundle, source.files(payload), manifest)
 
 
 @register_stage

@@ -18,6 +18,8 @@ from shipyard.evaluation.cv import check_cv, compare_holdout, cross_validate
 from shipyard.evaluation.diagnosis import diagnose
 from shipyard.evaluation.leaderboard import NETWORK, leaderboard
 from shipyard.evaluation.learning_curve import learning_curve
+from shipyard.modalities import modality_of
+from shipyard.modalities.base import FROM_SCRATCH, train_from_scratch
 from shipyard.recipe import Recipe
 from shipyard.rundir import RunDir
 from shipyard.stages.base import METRICS, RunContext, Stage, register_stage
@@ -91,11 +93,17 @@ def evaluate(recipe: Recipe, task: Task, data: Prepared, network: Any) -> tuple[
     metrics, predictions = task.evaluate(recipe, data, network)
     metrics["split"] = data.split.sizes()
     y_test = data.y[data.split.test]
+    modality = modality_of(recipe)
     if recipe.evaluate.baseline:
-        predictions.update(task.baselines(data.X["train"], data.y[data.split.train], data.X["test"], recipe.seed, data))
+        if modality is None:
+            predictions.update(task.baselines(data.X["train"], data.y[data.split.train], data.X["test"], recipe.seed, data))
+        else:  # text: TF-IDF + logistic regression; images: models on the flattened pixels
+            predictions.update(modality.baselines(recipe, task, data))
+    if recipe.evaluate.from_scratch:
+        predictions[FROM_SCRATCH], metrics[FROM_SCRATCH] = train_from_scratch(recipe, task, data)
     threshold = (metrics.get("decision") or {}).get("threshold")
     metrics.update(assess(recipe, task, y_test, predictions, data.positive_index, threshold, task.verdict_metrics(data.y[data.split.train])))
-    if recipe.evaluate.baseline:
+    if len(predictions) > 1:
         first = next(name for name in predictions if name != NETWORK)
         metrics["baseline"] = {k: v["value"] for k, v in metrics["baselines"]["models"][first].items()}
         metrics["baseline_name"] = first

@@ -16,8 +16,9 @@ import pandas as pd
 import torch
 
 from shipyard.data.prepared import Prepared
-from shipyard.errors import DataError
+from shipyard.errors import DataError, ShipyardError
 from shipyard.explain import Model, check_row, explain
+from shipyard.modalities import modality_of
 from shipyard.recipe import Recipe
 from shipyard.rundir import RunDir
 from shipyard.schema import coerce, onnx_feed
@@ -89,8 +90,12 @@ def explain_bundle(bundle: str | Path, data: Path, target: str | None, row: int,
         If ``target`` is not a column of ``data`` or holds labels the bundle does not know.
     """
     from shipyard.data.loading import load_records
+    from shipyard.export.bundle import read_manifest
     from shipyard.predictor import Predictor
 
+    modality = read_manifest(bundle)[1].get("input", "tabular")
+    if modality != "tabular":
+        raise ShipyardError(f"{bundle}: explaining a bundle on --data is for table models; this one takes {modality}", "explain its run instead: shipyard explain RUN [--row N]")
     predictor = Predictor(bundle)
     frame = load_records(data, predictor.schema, role="--data")
     task = predictor.task
@@ -136,7 +141,7 @@ class ExplainStage(Stage):
     order = 70
     writes = (EXPLAIN,)
     rerunnable = True
-    message = "explaining the network (SHAP, permutation importance, surrogate tree)"
+    message = "explaining the network (SHAP, permutation importance, surrogate tree; Integrated Gradients for text and images)"
 
     def enabled(self, recipe: Recipe) -> bool:
         return recipe.explain.enabled
@@ -145,4 +150,8 @@ class ExplainStage(Stage):
         check_row(recipe.explain.row, len(data.split.test), "explain.row")
 
     def run(self, ctx: RunContext) -> None:
+        modality = modality_of(ctx.recipe)
+        if modality is not None:  # token attributions, or pixel saliency
+            ctx.run_dir.write_json(EXPLAIN, modality.explain(ctx))
+            return
         explain_run(ctx)

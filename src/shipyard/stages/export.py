@@ -24,6 +24,7 @@ from shipyard.errors import ShipyardError
 from shipyard.export.bundle import GRAPH_LABELS, GRAPH_PREDICTION, GRAPH_TASK, canonical_json, prediction_fields, write_bundle
 from shipyard.export.onnx_graph import build_pipeline_onnx
 from shipyard.export.probes import probe_records
+from shipyard.modalities import modality_of
 from shipyard.recipe import Recipe
 from shipyard.schema import MISSING_RULE, coerce, missing_numeric_rule, onnx_feed
 from shipyard.stages.base import RunContext, Stage, register_stage
@@ -32,6 +33,31 @@ from shipyard.tasks import get_task
 
 class ParityError(ShipyardError):
     """The exported ONNX pipeline does not reproduce the PyTorch pipeline."""
+
+
+def parity_record(diff: float, tolerance: float, rows: int, what: str) -> dict[str, Any]:
+    """The parity record of an export, or a ParityError when onnxruntime and PyTorch differ by more than the tolerance.
+
+    Parameters
+    ----------
+    diff : float
+        Largest |onnxruntime - PyTorch| output difference.
+    tolerance : float
+    rows : int
+        Rows compared.
+    what : str
+        What the rows are ("test texts", "test images"), for the message.
+
+    Raises
+    ------
+    ParityError
+    """
+    if not diff <= tolerance:
+        raise ParityError(
+            f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the {what} (tolerance {tolerance:g})",
+            "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
+        )
+    return {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(rows)}
 
 
 def export(recipe: Recipe, prepared: Prepared, model: nn.Module, metrics: dict[str, Any], bundle: Path) -> dict[str, Any]:
@@ -95,14 +121,15 @@ def seal_graph(graph: onnx.ModelProto | bytes, manifest: dict[str, Any]) -> byte
         The bundle's manifest fields (:func:`bundle_manifest`).
     """
     model = onnx.load_from_string(graph) if isinstance(graph, bytes) else graph
-    onnx.helper.set_model_props(
-        model,
+    props = {p.key: p.value for p in model.metadata_props}  # what the graph already records (e.g. a text graph's input) stays
+    props.update(
         {
             GRAPH_LABELS: json.dumps([str(label) for label in manifest["labels"]]),
             GRAPH_TASK: manifest["task"],
             GRAPH_PREDICTION: canonical_json(json.loads(json.dumps(prediction_fields(manifest)))),
-        },
+        }
     )
+    onnx.helper.set_model_props(model, props)
     return model.SerializeToString()
 
 
@@ -125,17 +152,11 @@ def check_parity(recipe: Recipe, prepared: Prepared, model: nn.Module, payload: 
     (onnx_output,) = session.run([task.output], onnx_feed(test_input, prepared.schema))
     torch_output = task.predict(model, prepared.X["test"])
     diff = float(np.abs(task.shape_output(onnx_output) - torch_output).max())
-    tolerance = task.parity_tolerance(recipe, prepared)
-    if not diff <= tolerance:
-        raise ParityError(
-            f"export: ONNX and PyTorch outputs differ by up to {diff:.3g} on the test split (tolerance {tolerance:g})",
-            "report this with the recipe; raise export.parity_tolerance only if the difference is understood",
-        )
-    return {"max_abs_diff": diff, "tolerance": tolerance, "rows": int(len(test_input))}
+    return parity_record(diff, task.parity_tolerance(recipe, prepared), len(test_input), "test split")
 
 
-def bundle_manifest(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
-    """The manifest fields of a bundle (``write_bundle`` adds the files, versions and format).
+def manifest_fields(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
+    """The manifest fields every bundle has, whatever its input (names, task, outputs, labels, metrics, parity, decision).
 
     Parameters
     ----------
@@ -155,9 +176,6 @@ def bundle_manifest(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any],
         "name": recipe.name,
         "task": task.name,
         "model_file": "model.onnx",
-        "inputs": [c.to_dict() for c in prepared.schema],
-        "input_range": {"margin": recipe.export.input_range_margin},
-        "missing_values": {"numeric": missing_numeric_rule(recipe.prepare.numeric_imputer), "categorical": MISSING_RULE},
         "outputs": task.manifest_outputs(prepared),
         "labels": prepared.labels,
         "positive_label": metrics.get("positive_label"),
@@ -168,6 +186,20 @@ def bundle_manifest(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any],
         "preprocessing": prepared.steps,
         "decision": metrics.get("decision"),
     })
+
+
+def bundle_manifest(recipe: Recipe, prepared: Prepared, metrics: dict[str, Any], parity: dict[str, Any]) -> dict[str, Any]:
+    """The manifest fields of a table bundle (``write_bundle`` adds the files, versions and format).
+
+    :func:`manifest_fields` with the input columns, the accepted range and the
+    missing-value rules.
+    """
+    return {
+        **manifest_fields(recipe, prepared, metrics, parity),
+        "inputs": [c.to_dict() for c in prepared.schema],
+        "input_range": {"margin": recipe.export.input_range_margin},
+        "missing_values": {"numeric": missing_numeric_rule(recipe.prepare.numeric_imputer), "categorical": MISSING_RULE},
+    }
 
 
 def probe_parity(recipe: Recipe, prepared: Prepared, model: nn.Module, session: ort.InferenceSession, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -219,5 +251,8 @@ class ExportStage(Stage):
     message = "exporting the ONNX bundle and checking parity"
 
     def run(self, ctx: RunContext) -> None:
-        ctx.metrics["parity"] = export(ctx.recipe, ctx.data, ctx.network, ctx.metrics, ctx.run_dir.bundle)
+        modality = modality_of(ctx.recipe)
+        # tables: the preprocessing graph, the test rows and the probe records; text and images: raw input → probabilities, the test rows
+        write = export if modality is None else modality.export
+        ctx.metrics["parity"] = write(ctx.recipe, ctx.data, ctx.network, ctx.metrics, ctx.run_dir.bundle)
         ctx.write_metrics()

@@ -30,6 +30,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.recipe import Recipe
 
 
+def network_input(X: np.ndarray) -> Any:
+    """A tensor of network inputs: integer arrays (token ids) as int64, everything else as float32.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, ...)
+        Preprocessed features, token ids or pixels.
+
+    Returns
+    -------
+    torch.Tensor
+    """
+    import torch
+
+    if np.issubdtype(np.asarray(X).dtype, np.integer):
+        return torch.from_numpy(np.ascontiguousarray(X, dtype=np.int64))
+    return torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+
+
 @dataclass
 class Target:
     """The target column read by a task.

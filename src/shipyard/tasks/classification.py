@@ -9,7 +9,7 @@ import pandas as pd
 
 from shipyard.decision import decide
 from shipyard.errors import DataError
-from shipyard.tasks.base import Target, Task
+from shipyard.tasks.base import Target, Task, network_input
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -133,7 +133,7 @@ class Classification(Task):
         import torch
 
         with torch.no_grad():
-            return torch.softmax(network(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))), dim=1).numpy()
+            return torch.softmax(network(network_input(X)), dim=1).numpy()
 
     def export_head(self, network: "nn.Module") -> "nn.Module":
         from torch import nn

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import DataError, RecipeError
-from shipyard.tasks.base import Target, Task
+from shipyard.tasks.base import Target, Task, network_input
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -129,7 +129,7 @@ class Regression(Task):
         import torch
 
         with torch.no_grad():
-            return network(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))).numpy().reshape(-1)
+            return network(network_input(X)).numpy().reshape(-1)
 
     def export_head(self, network: "nn.Module") -> "nn.Module":
         return network

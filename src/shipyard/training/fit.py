@@ -48,7 +48,16 @@ def recipe_callbacks(recipe: Recipe, prepared: Prepared) -> list[Callback]:
 
 
 def build_network(recipe: Recipe, prepared: Prepared) -> nn.Module:
-    """The recipe's untrained network for the prepared features, initialised from the recipe's seed."""
+    """The recipe's untrained network for the prepared features, initialised from the recipe's seed.
+
+    A text or image model starts from its pretrained weights and carries its
+    input statistics (:meth:`shipyard.modalities.base.Modality.build_network`).
+    """
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    if modality is not None:
+        return modality.build_network(recipe, prepared)
     torch.manual_seed(recipe.seed)
     return build_model(recipe.model, prepared.n_features, get_task(recipe.task).n_outputs(prepared))
 
@@ -99,10 +108,26 @@ def train_network(
         metric=task.train_metric(prepared),
         callbacks=standard_callbacks(recipe.train, recipe_callbacks(recipe, prepared) + list(callbacks or [])),
     )
-    fit_extras, val_extras = extras
-    train_set = ArrayDataset(prepared.X_fit, y_fit, *fit_extras)
-    result = trainer.fit(network, train_set, ArrayDataset(prepared.X["validation"], y_val, *val_extras), resume=resume)
+    train_set, val_set, score_set = _datasets(recipe, prepared, y_fit, y_val, extras)
+    result = trainer.fit(network, train_set, val_set, resume=resume, score_set=score_set)
     return task.finish(network.to("cpu").eval(), prepared), result
+
+
+def _datasets(
+    recipe: Recipe, prepared: Prepared, y_fit: Any, y_val: Any, extras: tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]
+) -> tuple[Any, Any, Any]:
+    """Training rows, validation rows, and the rows the per-epoch training metric is scored on (None: the training rows).
+
+    Rows carry ``extras`` after their targets; a text or image modality builds
+    its own datasets (token ids with dynamic padding; images with augmentation).
+    """
+    from shipyard.modalities import modality_of
+
+    modality = modality_of(recipe)
+    fit_extras, val_extras = extras
+    if modality is not None:
+        return modality.datasets(recipe, prepared, y_fit, y_val, extras)
+    return ArrayDataset(prepared.X_fit, y_fit, *fit_extras), ArrayDataset(prepared.X["validation"], y_val, *val_extras), None
 
 
 def prepare_and_train(recipe: Recipe, callbacks: list[Callback] | None = None) -> tuple[Prepared, nn.Module, TrainResult]:

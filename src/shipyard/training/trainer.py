@@ -154,7 +154,9 @@ class Trainer:
         for callback in self.callbacks:
             getattr(callback, hook)(self, self.state, *args)
 
-    def fit(self, model: nn.Module, train_set: Dataset, val_set: Dataset, resume: dict[str, Any] | None = None) -> TrainResult:
+    def fit(
+        self, model: nn.Module, train_set: Dataset, val_set: Dataset, resume: dict[str, Any] | None = None, score_set: Dataset | None = None
+    ) -> TrainResult:
         """Train ``model`` in place; callbacks decide when to stop and which weights are kept.
 
         Parameters
@@ -170,6 +172,9 @@ class Trainer:
         resume : dict, optional
             A :meth:`training_state` from a checkpoint: training continues after its epoch
             with the optimizer, schedule, callbacks' state and random-number generators restored.
+        score_set : Dataset, optional
+            The rows whose outputs give the per-epoch training metric; default ``train_set``
+            (a dataset that augments or mixes its rows passes its plain rows here).
 
         Returns
         -------
@@ -222,7 +227,7 @@ class Trainer:
                             total += loss * len(x)
                             seen += len(x)
                         self._call("on_batch_end", loss)
-                    train_out, train_y, _ = self._outputs(model, train_set, autocast)
+                    train_out, train_y, _ = self._outputs(model, score_set if score_set is not None else train_set, autocast)
                     val_out, val_y, val_extras = self._outputs(model, val_set, autocast)
                     entry = {
                         "epoch": epoch,
