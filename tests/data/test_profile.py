@@ -108,3 +108,17 @@ def test_group_split_without_duplicates_equals_the_row_split():
     c = stratified_split(y, 0.15, 0.2, 3, groups=np.arange(len(y)) * 7)
     for part in ("train", "validation", "test"):
         assert np.array_equal(getattr(a, part), getattr(c, part))
+
+
+def test_an_all_missing_numeric_column_scores_as_uninformative_without_a_numpy_warning():
+    import warnings
+
+    import pandas as pd
+
+    from shipyard.data.association import single_column_auc
+
+    y = np.array([0, 1] * 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice encountered" reached the console on a real run
+        auc = single_column_auc(pd.Series([np.nan] * 20, dtype="float64"), y, "numeric")
+    assert auc == 0.5

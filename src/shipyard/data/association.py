@@ -20,7 +20,10 @@ import pandas as pd
 
 def _numeric_scores(values: pd.Series) -> np.ndarray:
     x = values.to_numpy(dtype=np.float64)
-    return np.where(np.isnan(x), np.nanmedian(x), x)
+    missing = np.isnan(x)
+    if missing.all():  # nothing to score by: a constant (numpy's nanmedian would warn "All-NaN slice")
+        return np.zeros_like(x)
+    return np.where(missing, np.median(x[~missing]), x)
 
 
 def _encoded(values: pd.Series, y: np.ndarray, target_type: str) -> np.ndarray | None:
