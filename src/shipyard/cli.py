@@ -422,7 +422,7 @@ def predict(
 @_user_errors
 def explain(
     path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest) or bundle folder."),
-    row: int = typer.Option(None, "--row", help="Test row (position among the test rows, or among --data rows) explained locally; default explain.row."),
+    row: int = typer.Option(None, "--row", min=0, help="Test row (position among the test rows, or among --data rows) explained locally; default explain.row."),
     data: Path = typer.Option(None, "--data", help="Records to explain a bundle on (CSV, Parquet, JSON Lines); required for a bundle."),
     target: str = typer.Option(None, "--target", help="Label column of --data; enables permutation importance."),
     record: str = typer.Option(None, "--record", help='A JSON object of raw column values explained locally instead of a test row, e.g. \'{"age": 50, ...}\'.'),

@@ -89,6 +89,10 @@ class SplitSpec(Section):
         return self
 
 
+MAX_IMAGE_SIDE = 1024
+"""Largest ``data.images.size`` side: images are resized and held in memory as float32."""
+
+
 class ImagesSpec(Section):
     """How image data is read: which array, at which size, and which pixel value is full intensity."""
 
@@ -106,6 +110,8 @@ class ImagesSpec(Section):
     def _positive(cls, value: list[int] | None) -> list[int] | None:
         if value is not None and min(value) < 1:
             raise ValueError(f"size must be positive, got {value}")
+        if value is not None and max(value) > MAX_IMAGE_SIDE:
+            raise ValueError(f"size {value} exceeds {MAX_IMAGE_SIDE} pixels a side (every image is resized in memory to it)")
         return value
 
 

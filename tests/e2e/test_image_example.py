@@ -48,15 +48,18 @@ def test_served_as_png_and_as_nested_arrays(digits_run):
         assert np.allclose(as_arrays, expected, atol=1e-6)
         assert arrays.json()["labels"] == pngs.json()["labels"]  # 8-bit PNG rounding changes no decision here
         assert sum(int(label) == digit for label, digit in zip(arrays.json()["labels"], digits.target[:6])) >= 5
-        wrong = client.post("/v1/predict", json={"records": [{"image": [[0] * 16] * 16}]})
-        assert wrong.status_code == 422 and "the model takes 8x8" in wrong.json()["detail"]
+        # an image the model cannot read is that record's error; the other records are predicted
+        wrong = client.post("/v1/predict", json={"records": [{"image": [[0] * 16] * 16}, {"image": images[0].tolist()}, {"image": "bm90IGFuIGltYWdl"}]})
+        assert wrong.status_code == 200 and wrong.json()["labels"][1] == arrays.json()["labels"][0]
+        assert [e["record"] for e in wrong.json()["errors"]] == [0, 2] and "the model takes 8x8" in wrong.json()["errors"][0]["detail"]
+        assert "not a PNG or other image file" in wrong.json()["errors"][1]["detail"]
         # the server's request path: pixels beyond the training range refuse that record only; the version and the metrics
         mixed = client.post("/v1/predict", json={"records": [{"image": images[0].tolist()}, {"image": (images[1] + 17).tolist()}]})
         body = mixed.json()
         assert mixed.status_code == 200 and body["labels"][0] == arrays.json()["labels"][0] and body["labels"][1] is None
         assert body["errors"] == [{"record": 1, "detail": "pixel values must be finite and in [0, 16] (the units of the training images)"}]
         assert body["version"] == client.get("/healthz").json()["version"]
-        assert "shipyard_records_predicted_total 13.0" in client.get("/metrics").text
+        assert "shipyard_records_predicted_total 14.0" in client.get("/metrics").text
 
 
 def test_batch_prediction_of_a_folder_of_pngs_and_of_a_npz(digits_run, tmp_path):

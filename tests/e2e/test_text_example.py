@@ -189,3 +189,15 @@ def test_a_tampered_tokenizer_or_split_in_the_run_is_refused_before_anything_is_
     done = subprocess.run([sys.executable, "-m", "shipyard.cli", "attack", str(run)], capture_output=True, text=True)
     assert done.returncode == 2 and "tokenizer.json" in done.stderr and "modified" in done.stderr and "Traceback" not in done.stderr
     assert (run / "attack.json").read_bytes() == before
+
+
+def test_an_empty_text_is_predicted_with_a_warning_naming_the_record(sms_run):
+    """Training flags empty texts; serving one answers what the model says to no words, and says so."""
+    import shipyard
+
+    model = shipyard.load(sms_run.path)
+    model_input = model.prepare([{"text": "see you at lunch"}, {"text": "   "}, {"text": ""}], "request")
+    assert model.warnings(model_input) == [
+        "record 1: empty text; the prediction is the model's answer to no words",
+        "record 2: empty text; the prediction is the model's answer to no words",
+    ]

@@ -155,6 +155,30 @@ def test_served_images_decode_from_png_and_nested_arrays(decoder):
     assert np.allclose(decoder.decode("data:image/png;base64," + png, "record 0"), from_arrays, atol=1 / 255)
 
 
+def _bomb_png(width: int, height: int) -> bytes:
+    """A PNG header announcing width x height grey pixels and no pixel data (Pillow's open reads only the header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+def _damaged_png() -> bytes:
+    """An 8x8 PNG with one byte of its compressed pixel data flipped."""
+    raw = bytearray(_png((np.arange(64) * 4).reshape(8, 8).astype(np.uint8)))
+    raw[raw.index(b"IDAT") + 8] ^= 0xFF
+    return bytes(raw)
+
+
+def _tiff(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="TIFF")
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     "value, message",
     [
@@ -164,6 +188,11 @@ def test_served_images_decode_from_png_and_nested_arrays(decoder):
         (base64.b64encode(b"not an image").decode(), "the image bytes are not a PNG or other image file"),
         (base64.b64encode(_png(np.zeros((4, 4), dtype=np.uint8))).decode(), "image of 4x4 pixels; the model takes 8x8"),
         (7, "an image is a base64 PNG string or nested arrays"),
+        # found by a new user's trial: each was a 500 or a confident prediction from impossible pixels
+        ([[10**400] * 8] * 8, "pixel values must be finite and in [0, 16]"),
+        (base64.b64encode(_bomb_png(20000, 20000)).decode(), "the image is far larger than the model's 8x8"),
+        (base64.b64encode(_damaged_png()).decode(), "the image's pixel data cannot be decoded"),
+        (base64.b64encode(_tiff(np.full((8, 8), 10**7, dtype=np.int32))).decode(), "image of mode I; the model reads 8-bit or 16-bit images"),
     ],
 )
 def test_bad_images_are_named(decoder, value, message):

@@ -212,7 +212,7 @@ class TextPredictor(BundlePredictor):
         ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
         for i, e in enumerate(encodings):
             ids[i, : len(e.ids)] = e.ids
-        notes = []
+        notes = [f"record {i}: empty text; the prediction is the model's answer to no words" for i, t in enumerate(texts) if not t.strip()]
         full = [len(e.ids) for e in self._untruncated.encode_batch([t for t, e in zip(texts, encodings) if len(e.ids) >= self.max_length])]
         long_rows = [i for i, e in enumerate(encodings) if len(e.ids) >= self.max_length]
         for i, n in zip(long_rows, full):
@@ -241,6 +241,10 @@ class TextPredictor(BundlePredictor):
         return frame.to_dict(orient="records"), frame
 
 
+IMAGE_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "I;16", "I;16B", "I;16L"})
+"""Pillow modes of 8-bit (or 16-bit grey) images: their full intensity is known, so pixels scale to [0, 1]."""
+
+
 class ImagePredictor(BundlePredictor):
     """An image bundle: each image (base64 PNG or nested arrays) becomes pixels in [0, 1]; the graph normalises them."""
 
@@ -266,6 +270,8 @@ class ImagePredictor(BundlePredictor):
         elif isinstance(value, (list, tuple, np.ndarray)):
             try:
                 array = np.asarray(value, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64
+                raise PixelRangeError(f"{where}: pixel values must be finite and in [0, {self.max_value:g}]", "send values in the units of the training images") from None
             except (TypeError, ValueError):
                 raise InputError(f"{where}: the image's nested arrays must hold numbers of one shape", "send (height, width) or (height, width, channels) numbers") from None
             if array.ndim == 2:
@@ -292,13 +298,20 @@ class ImagePredictor(BundlePredictor):
             raise InputError(f"{where}: the image string is not base64", "send a base64-encoded PNG") from None
         try:
             image = Image.open(io.BytesIO(raw))
+        except Image.DecompressionBombError:  # Pillow refuses to open images of more than ~179M pixels
+            raise InputError(f"{where}: the image is far larger than the model's {self.height}x{self.width}", f"resize it to {self.height}x{self.width}") from None
         except (UnidentifiedImageError, OSError):
             raise InputError(f"{where}: the image bytes are not a PNG or other image file", "send a base64-encoded PNG") from None
         if image.size != (self.width, self.height):
             raise InputError(f"{where}: image of {image.size[1]}x{image.size[0]} pixels; the model takes {self.height}x{self.width}", f"resize it to {self.height}x{self.width}")
-        deep = image.mode in ("I;16", "I;16B", "I;16L", "I")
-        image = image.convert("L" if self.channels == 1 else "RGB") if not deep else image
-        array = np.asarray(image, dtype=np.float64) / (65535.0 if deep else 255.0)
+        if image.mode not in IMAGE_MODES:  # 32-bit integer or float pixels: no known full-intensity value to scale by
+            raise InputError(f"{where}: image of mode {image.mode}; the model reads 8-bit or 16-bit images", "send an 8-bit or 16-bit PNG, or nested arrays of pixel values")
+        deep = image.mode.startswith("I;16")
+        try:
+            image = image.convert("L" if self.channels == 1 else "RGB") if not deep else image
+            array = np.asarray(image, dtype=np.float64) / (65535.0 if deep else 255.0)
+        except (OSError, ValueError, SyntaxError):  # Image.open reads only the header: damaged pixel data fails here
+            raise InputError(f"{where}: the image's pixel data cannot be decoded (a damaged file)", "send the image file again, unmodified") from None
         if array.ndim == 2:
             array = array[:, :, None]
         if array.shape[2] != self.channels:
@@ -306,15 +319,20 @@ class ImagePredictor(BundlePredictor):
         return array.transpose(2, 0, 1)
 
     def encode(self, records: list[dict[str, Any]], source: str) -> ModelInput:
-        """Decode every record's image; one whose pixel values lie outside [0, max_value] is refused on its own (zeros go to the graph in its place)."""
+        """Decode every record's image; one that cannot be read or whose pixel values lie outside [0, max_value] is refused on its own
+        (its error names the problem; zeros go to the graph in its place) and the other records are predicted."""
         images, refused = [], {}
         for i, record in enumerate(records):
-            if IMAGE_KEY not in record:
-                raise InputError(f"{source}: record {i} has no '{IMAGE_KEY}'", f"send {{'{IMAGE_KEY}': <base64 PNG or nested arrays>}}")
+            where = f"{source}: record {i}"
             try:
-                images.append(self.decode(record[IMAGE_KEY], f"{source}: record {i}"))
+                if IMAGE_KEY not in record:
+                    raise InputError(f"{where} has no '{IMAGE_KEY}'", f"send {{'{IMAGE_KEY}': <base64 PNG or nested arrays>}}")
+                images.append(self.decode(record[IMAGE_KEY], where))
             except PixelRangeError:
                 refused[i] = f"pixel values must be finite and in [0, {self.max_value:g}] (the units of the training images)"
+                images.append(np.zeros((self.channels, self.height, self.width), dtype=np.float32))
+            except InputError as exc:
+                refused[i] = exc.one_line().removeprefix(where).lstrip(": ")
                 images.append(np.zeros((self.channels, self.height, self.width), dtype=np.float32))
         return ModelInput({self.graph_input: np.stack(images)}, len(images), refused=refused)
 

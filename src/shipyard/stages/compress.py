@@ -47,8 +47,16 @@ from shipyard.tasks import get_task
 
 
 def compress_spec(recipe: Recipe) -> CompressSpec:
-    """The recipe's ``compress`` section, or the defaults (``shipyard compress RUN`` on a run without one)."""
-    return recipe.compress if recipe.compress is not None else CompressSpec()
+    """The recipe's ``compress`` section, or the defaults (``shipyard compress RUN`` on a run without one).
+
+    A text model's defaults are what its input allows: dynamic int8 and a
+    3-layer distilled student, no pruning.
+    """
+    if recipe.compress is not None:
+        return recipe.compress
+    if recipe.data.text is not None:
+        return CompressSpec.model_validate({"formats": ["int8_dynamic"], "prune": None, "distill": {"students": [[3]], "epochs": recipe.train.epochs}})
+    return CompressSpec()
 
 
 def budget_metric(recipe: Recipe) -> str:
@@ -68,15 +76,15 @@ def check_compress(recipe: Recipe, data: Prepared) -> None:
     from shipyard.modalities import modality_of
 
     spec, task = compress_spec(recipe), get_task(recipe.task)
+    modality = modality_of(recipe)
+    if modality is not None:  # which formats and students a text or image network can have
+        modality.check_compress(recipe, spec)
     names = task.metric_names(data)
     metric = budget_metric(recipe)
     if metric not in names:
         raise RecipeError(f"compress.budget.metric: {metric!r} is not a test metric of this {task.name} task", f"choose one of {', '.join(names)}")
     if spec.prune is not None and model_kind(recipe.model.type).prune is None:
         raise RecipeError(f"compress.prune: model kind '{recipe.model.type}' has no structured pruning", "set compress.prune: null")
-    modality = modality_of(recipe)
-    if modality is not None:  # which formats and students a text or image network can have
-        modality.check_compress(recipe, spec)
 
 
 class TableVariants:

@@ -51,7 +51,7 @@ class Classification(Task):
             )
         if len(classes) < 2:
             raise DataError(
-                f"{spec.source}: target column '{spec.target}' has a single class ({classes[0]!r}); classification needs at least two",
+                f"{spec.source}: target column '{spec.target}' has a single class ({classes[0].item() if isinstance(classes[0], np.generic) else classes[0]!r}); classification needs at least two",
                 "check data.target and the file",
             )
         labels = sorted(pd.unique(values).tolist(), key=lambda v: (str(type(v)), v))

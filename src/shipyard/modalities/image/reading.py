@@ -45,6 +45,14 @@ def _as_nhwc(images: np.ndarray, where: str) -> np.ndarray:
         raise DataError(f"{where}: the last axis has {images.shape[-1]} channels", "store channels last: (n, height, width, channels) with 1, 3 or 4 channels")
     if not np.issubdtype(images.dtype, np.number) or np.issubdtype(images.dtype, np.complexfloating):
         raise DataError(f"{where}: images of dtype {images.dtype} are not pixel values", "store numbers")
+    values = images.reshape(len(images), -1)
+    finite = np.isfinite(values).all(axis=1) & (np.abs(values) <= np.finfo(np.float32).max).all(axis=1)
+    if not finite.all():
+        first = int(np.flatnonzero(~finite)[0])
+        raise DataError(
+            f"{where}: {int((~finite).sum())} image(s) hold NaN, infinite or float32-overflowing pixels (the first: image {first})",
+            "drop or repair those images",
+        )
     return images
 
 
@@ -164,11 +172,18 @@ def read_unlabelled(path: Path) -> tuple[list[str], list[object]]:
             raise DataError(f"{path}: no image files", f"use one of {', '.join(sorted(IMAGE_SUFFIXES))}")
         return [str(f.relative_to(path)) for f in files], [base64.b64encode(f.read_bytes()).decode("ascii") for f in files]
     if path.suffix.lower() == ".npz":
-        with np.load(path, allow_pickle=False) as arrays:
-            key = next((k for k in ("X", "images") if k in arrays), None)
-            if key is None:
-                raise DataError(f"{path}: no array X or images", "store the images as X")
-            images = np.asarray(arrays[key])
+        if not path.is_file():
+            raise DataError(f"{path}: file not found", "check the path")
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                key = next((k for k in ("X", "images") if k in arrays), None)
+                if key is None:
+                    raise DataError(f"{path}: no array X or images", "store the images as X")
+                images = np.asarray(arrays[key])
+        except ValueError as exc:
+            raise DataError(f"{path}: cannot read the arrays ({exc})", "save them with numpy.savez, without object arrays") from None
+        except OSError as exc:
+            raise DataError(f"{path}: not a .npz file ({exc})", "save the arrays with numpy.savez") from None
         return [f"{key}[{i}]" for i in range(len(images))], list(images)
     if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
         return [path.name], [base64.b64encode(path.read_bytes()).decode("ascii")]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.data.prepared import PARTS, Prepared
+from shipyard.errors import DataError
 from shipyard.modalities.base import Modality, read_preparation, subsample_training, summary, write_preparation
 from shipyard.modalities.sources import fingerprint, resolve_source
 from shipyard.modalities.text import tokenizer as tok
@@ -58,6 +59,8 @@ class TextModality(Modality):
         frame, sha256, dropped = self._frame(recipe)
         target = task.read_target(frame[spec.target], recipe)
         texts = frame[spec.text]
+        if not texts.str.strip().astype(bool).any():
+            raise DataError(f"{spec.source}: column '{spec.text}' (data.text): every text is empty or whitespace-only", "name the column that holds the texts")
         keys = np.array([near_duplicate_key(t) for t in texts], dtype=object)
         groups = pd.factorize(keys)[0]
         strata = task.strata(target.y)
