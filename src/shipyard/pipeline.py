@@ -165,8 +165,9 @@ def run(
         for stage in stages():
             if not stage.enabled(recipe):
                 continue
-            if stage.message:
-                console.log(stage.message)
+            message = stage.describe(recipe)
+            if message:
+                console.log(message)
             stage.run(ctx)
             written += list(stage.writes)
     except BaseException as exc:

@@ -45,6 +45,7 @@ def test_fine_tuned_minilm_against_tfidf_and_from_scratch(sms_run):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     summary = json.loads((sms_run.path / "data_summary.json").read_text())
     assert summary["rows_fitted_by_network"] < 0.35 * (summary["split"]["train"] / 0.3)  # train_fraction 0.3
+    assert "data.split.train_fraction 0.3: the network is fitted on" in (sms_run.path / "report.html").read_text()
 
 
 def test_the_bundle_holds_the_tokenizer_and_no_pickle(sms_run):

