@@ -95,3 +95,11 @@ def test_the_report_says_how_many_training_rows_train_fraction_left_unused():
     summary = {"rows": 3000, "split": {"train": 389, "validation": 448, "test": 606}, "preprocessing": {"train_fraction": 0.2}}
     assert _unused_sentence(summary).startswith("data.split.train_fraction 0.2: the network is fitted on 389 of the 1946 rows of the training split; the other 1557")
     assert _unused_sentence({**summary, "preprocessing": {"train_fraction": 1.0}}) == ""
+
+
+def test_a_validation_loss_below_the_training_loss_is_not_called_close_to_it():
+    from shipyard.evaluation.diagnosis import diagnose
+
+    history = [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.2}, {"epoch": 2, "train_loss": 0.37, "val_loss": 0.148}]
+    (finding,) = diagnose(history, 2)["findings"]
+    assert "validation loss (0.148) is below the training loss (0.370) (the training loss is measured with dropout and any augmentation on)" in finding

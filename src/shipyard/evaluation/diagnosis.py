@@ -97,8 +97,10 @@ def diagnose(history: list[dict[str, float]], best_epoch: int | None = None, uni
     out["overfitting"] = large or rose
     if not findings:
         findings.append(
-            f"No sign of overfitting: at epoch {best_epoch} the validation loss ({best['val_loss']:.3f}) is close to the "
-            f"training loss ({best['train_loss']:.3f}){loss_unit}"
+            f"No sign of overfitting: at epoch {best_epoch} the validation loss ({best['val_loss']:.3f}) is "
+            + ("close to the " if best["val_loss"] >= best["train_loss"] else "below the ")
+            + f"training loss ({best['train_loss']:.3f}){loss_unit}"
+            + ("" if best["val_loss"] >= best["train_loss"] else " (the training loss is measured with dropout and any augmentation on)")
             + (f" and validation {metric} is {out['val_metric']:.3f} vs training {out['train_metric']:.3f}{metric_unit}" if metric else "")
             + (f"; after it, validation loss stayed within {RISE_FRACTION:.0%} of its best ({last['val_loss']:.3f} at epoch {last['epoch']})." if after else ".")
         )
