@@ -103,3 +103,11 @@ def test_a_validation_loss_below_the_training_loss_is_not_called_close_to_it():
     history = [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.2}, {"epoch": 2, "train_loss": 0.37, "val_loss": 0.148}]
     (finding,) = diagnose(history, 2)["findings"]
     assert "validation loss (0.148) is below the training loss (0.370) (the training loss is measured with dropout and any augmentation on)" in finding
+
+
+def test_a_text_column_of_numbers_is_a_finding(tmp_path):
+    path = tmp_path / "numbers.csv"
+    pd.DataFrame({"text": [str(i) for i in range(300)], "label": ["a", "b", "c"] * 100}).to_csv(path, index=False)
+    prepared = check_inputs(_text_recipe(path))
+    (finding,) = [f for f in prepared.profile["findings"] if f["code"] == "numeric_texts"]
+    assert finding["severity"] == "warning" and "every text is a number (e.g. '0')" in finding["message"]

@@ -17,6 +17,8 @@ import pandas as pd
 
 from shipyard.data.profile import Finding
 
+NUMBER = re.compile(r"[-+]?(\d+[.,]?\d*|[.,]\d+)([eE][-+]?\d+)?")
+"""A text that is only a number (the data.text column may be the wrong one)."""
 C1 = re.compile("[\u0080-\u009f]")
 """C1 control characters: in real text, leftovers of Windows-1252 punctuation decoded as Latin-1."""
 C0 = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]")
@@ -193,6 +195,18 @@ def text_profile(
                 "empty_texts",
                 f"column '{column}': {int(empty.sum())} empty and {int(blank.sum())} whitespace-only text(s) (rows {_rows(empty | blank)})",
                 "such rows carry no evidence; drop them or check how the file was exported",
+                column,
+            )
+        )
+    written = ~(empty | blank)
+    numeric = np.array([bool(NUMBER.fullmatch(v.strip())) for v in values]) & written
+    if written.any() and numeric[written].all():
+        findings.append(
+            Finding(
+                "warning",
+                "numeric_texts",
+                f"column '{column}': every text is a number (e.g. {values[int(np.flatnonzero(written)[0])].strip()!r}); a language model reads numbers as words",
+                "check data.text names the column of texts, or use a tabular model kind for numbers",
                 column,
             )
         )
