@@ -86,6 +86,14 @@ def test_batch_prediction_reads_texts_as_written(sms_run, tmp_path):
     result = pd.read_csv(out, keep_default_na=False)
     assert result["text"].tolist()[:2] == ["  URGENT! You have won a 1 week FREE membership, call 09061743806", "NA"]
     assert list(result.columns) == ["text", "prediction", "proba_ham", "proba_spam"] and result["prediction"].tolist() == ["spam", "ham", "ham"]
+    # JSON Lines as a client writes them: a number is that record's error; a missing or null text is no text, predicted with a warning
+    lines = tmp_path / "texts.jsonl"
+    lines.write_text('{"text": "see you at lunch"}\n{"text": 5}\n{"txt": "x"}\n{"text": null}\n')
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "predict", str(sms_run.path), str(lines), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 1 and "record 1 not predicted: 'text' must be a string, got int" in done.stderr
+    assert "record 2: empty text" in " ".join(done.stderr.split()) and "record 3: empty text" in " ".join(done.stderr.split())
+    result = pd.read_csv(out, keep_default_na=False)
+    assert result["prediction"].tolist() == ["ham", "", "ham", "ham"] and result["error"].tolist() == ["", "'text' must be a string, got int (send the raw text)", "", ""]
 
 
 def test_explained_and_perturbed_again_from_the_checkpoint(sms_run):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from shipyard.errors import DataError, InputError
+from shipyard.errors import DataError
 from shipyard.modalities.text import tokenizer as tok
 from shipyard.modalities.text.checks import near_duplicate_key, text_profile
 from shipyard.modalities.text.dataset import TextDataset
@@ -172,9 +172,10 @@ def test_a_served_text_record_is_named_by_the_training_column():
     for bad in ({"text": "hi"}, {"sms body": 3}, {"sms body": "hi", "extra": 1}):
         with pytest.raises(ValidationError):
             record.model_validate(bad)
-    assert predictor.texts([{"sms body": None}, {"sms body": "ok"}], "request") == ["", "ok"]
-    with pytest.raises(InputError, match="record 1 has no 'sms body'"):
-        predictor.texts([{"sms body": "a"}, {"body": "b"}], "request")
+    assert predictor.texts([{"sms body": None}, {"sms body": "ok"}]) == (["", "ok"], {})
+    # a record without the text, or with a number in it (JSON Lines to `shipyard predict`), is refused alone
+    texts, refused = predictor.texts([{"sms body": "a"}, {"body": "b"}, {"sms body": 5}])
+    assert texts == ["a", "", ""] and refused == {1: "no 'sms body' (send {'sms body': \"...\"})", 2: "'sms body' must be a string, got int (send the raw text)"}
 
 
 def test_near_copies_across_the_split_catch_templates_that_grouping_cannot():

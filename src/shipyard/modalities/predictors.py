@@ -167,6 +167,9 @@ class BundlePredictor(Predictor):
         return list(model_input.notes)
 
 
+_NO_TEXT = object()
+
+
 class TextPredictor(BundlePredictor):
     """A text bundle: ``tokenizer.json`` (the ``tokenizers`` library) turns each text into token ids for the graph."""
 
@@ -185,40 +188,38 @@ class TextPredictor(BundlePredictor):
         self._untruncated = Tokenizer.from_str(self.tokenizer.to_str())
         self._untruncated.no_truncation()
 
-    def texts(self, records: list[dict[str, Any]], source: str) -> list[str]:
-        """The text of each record.
+    def texts(self, records: list[dict[str, Any]]) -> tuple[list[str], dict[int, str]]:
+        """The text of each record (a missing value is no text), and the records refused: no text key, or a value that is not a string.
 
-        Raises
-        ------
-        InputError
-            Naming the record that lacks the text column or holds something else than a string.
+        A refused record's text is empty; its reason goes in the response's
+        ``errors`` and the other records are predicted.
         """
-        out = []
+        out, refused = [], {}
         for i, record in enumerate(records):
-            if self.column not in record:
-                raise InputError(f"{source}: record {i} has no '{self.column}'", f"send {{{self.column!r}: \"...\"}}")
-            value = record[self.column]
+            value = record.get(self.column, _NO_TEXT)
             if value is None or (isinstance(value, float) and np.isnan(value)):
                 value = ""
-            if not isinstance(value, str):
-                raise InputError(f"{source}: record {i}: '{self.column}' must be a string, got {type(value).__name__}", "send the raw text")
-            out.append(value)
-        return out
+            if value is _NO_TEXT:
+                refused[i] = f"no '{self.column}' (send {{{self.column!r}: \"...\"}})"
+            elif not isinstance(value, str):
+                refused[i] = f"'{self.column}' must be a string, got {type(value).__name__} (send the raw text)"
+            out.append(value if isinstance(value, str) else "")
+        return out, refused
 
     def encode(self, records: list[dict[str, Any]], source: str) -> ModelInput:
-        texts = self.texts(records, source)
+        texts, refused = self.texts(records)
         encodings = self.tokenizer.encode_batch(texts)
         width = max(1, max(len(e.ids) for e in encodings))
         ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
         for i, e in enumerate(encodings):
             ids[i, : len(e.ids)] = e.ids
-        notes = [f"record {i}: empty text; the prediction is the model's answer to no words" for i, t in enumerate(texts) if not t.strip()]
+        notes = [f"record {i}: empty text; the prediction is the model's answer to no words" for i, t in enumerate(texts) if not t.strip() and i not in refused]
         full = [len(e.ids) for e in self._untruncated.encode_batch([t for t, e in zip(texts, encodings) if len(e.ids) >= self.max_length])]
         long_rows = [i for i, e in enumerate(encodings) if len(e.ids) >= self.max_length]
         for i, n in zip(long_rows, full):
             if n > self.max_length:
                 notes.append(f"record {i}: text of {n} tokens truncated to the model's {self.max_length}")
-        return ModelInput({self.graph_input: ids}, len(texts), pad=self.pad_id, notes=notes)
+        return ModelInput({self.graph_input: ids}, len(texts), pad=self.pad_id, notes=notes, refused=refused)
 
     def run(self, model_input: ModelInput) -> np.ndarray:
         return self.task.shape_output(run_token_batches(self.session, self.task.output, model_input.columns[self.graph_input], self.pad_id))

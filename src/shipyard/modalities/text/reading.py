@@ -51,7 +51,7 @@ def _texts(frame: pd.DataFrame, column: str, path: Path, key: str) -> pd.Series:
 
 
 def read_texts(path: Path, column: str) -> pd.DataFrame:
-    """The text column of a file (missing values as empty strings), for batch prediction.
+    """The text column of a file for batch prediction: CSV cells as written, other files' values as read (missing as None).
 
     Raises
     ------
@@ -59,7 +59,11 @@ def read_texts(path: Path, column: str) -> pd.DataFrame:
         If the file cannot be read or lacks the column.
     """
     frame = read_raw(path)
-    return pd.DataFrame({column: _texts(frame, column, path, "the model's text column")})
+    if column not in frame.columns:
+        _texts(frame, column, path, "the model's text column")  # raises, naming the columns
+    values = frame[column].astype(object)
+    # As a request's records: a JSON Lines number or list stays what it is (the predictor refuses that record), a missing value is no text.
+    return pd.DataFrame({column: values.where(values.notna(), None)})
 
 
 def read_text_table(path: Path, text: str, target: str) -> pd.DataFrame:
