@@ -422,7 +422,7 @@ def predict(
 @_user_errors
 def explain(
     path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest) or bundle folder."),
-    row: int = typer.Option(None, "--row", min=0, help="Test row (position among the test rows, or among --data rows) explained locally; default explain.row."),
+    row: int = typer.Option(None, "--row", help="Test row (position among the test rows, or among --data rows) explained locally; default explain.row."),
     data: Path = typer.Option(None, "--data", help="Records to explain a bundle on (CSV, Parquet, JSON Lines); required for a bundle."),
     target: str = typer.Option(None, "--target", help="Label column of --data; enables permutation importance."),
     record: str = typer.Option(None, "--record", help='A JSON object of raw column values explained locally instead of a test row, e.g. \'{"age": 50, ...}\'.'),
@@ -437,6 +437,8 @@ def explain(
     from shipyard.stages import RunContext, get_stage
     from shipyard.stages.explain import EXPLAIN, explain_bundle, explain_run, write_explain
 
+    if row is not None and row < 0:
+        raise ShipyardError(f"--row: {row} is negative", "give a test row position: 0 for the first")
     parsed = None
     if record is not None:
         import json
@@ -462,7 +464,8 @@ def explain(
         modality = modality_of(ctx.recipe)
         if modality is not None:  # token attributions or saliency maps
             if parsed is not None:
-                raise ShipyardError(f"--record: explains a record of table columns; {path} is a {modality.name} model", "use --row N for a test row")
+                article = "an" if modality.name[0] in "aeiou" else "a"
+                raise ShipyardError(f"--record: explains a record of table columns; {path} is {article} {modality.name} model", "use --row N for a test row")
             ctx.recipe.explain.row = ctx.recipe.explain.row if row is None else row
             check_row(ctx.recipe.explain.row, len(ctx.data.split.test), "--row")
             result = modality.explain(ctx)
@@ -631,7 +634,7 @@ def bench(
 @_user_errors
 def attack(
     path: Path = typer.Argument(..., help="Run directory (runs/NAME/latest or runs/NAME/<timestamp>)."),
-    rows: int = typer.Option(None, "--rows", min=1, help="Attack at most this many test rows; default attack.rows."),
+    rows: int = typer.Option(None, "--rows", help="Attack at most this many test rows; default attack.rows."),
 ) -> None:
     """Attack a finished run's network (FGSM, PGD, random noise) and test membership inference; writes attack.json.
 
@@ -642,6 +645,8 @@ def attack(
     from shipyard.stages import RunContext, get_stage
     from shipyard.stages.attack import ATTACK, attack_run
 
+    if rows is not None and rows < 1:
+        raise ShipyardError(f"--rows: {rows} rows", "attack at least 1 test row")
     run_dir = resolve_run(path)
     read_manifest(run_dir.path)  # refuse a run whose bundle was modified
     ctx = RunContext.from_run(run_dir)  # the checkpoint's network and the saved preparation: nothing refitted

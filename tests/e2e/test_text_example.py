@@ -86,14 +86,20 @@ def test_batch_prediction_reads_texts_as_written(sms_run, tmp_path):
     result = pd.read_csv(out, keep_default_na=False)
     assert result["text"].tolist()[:2] == ["  URGENT! You have won a 1 week FREE membership, call 09061743806", "NA"]
     assert list(result.columns) == ["text", "prediction", "proba_ham", "proba_spam"] and result["prediction"].tolist() == ["spam", "ham", "ham"]
-    # JSON Lines as a client writes them: a number is that record's error; a missing or null text is no text, predicted with a warning
+    # JSON Lines as a client writes them: a number, a missing key or a null is that record's error (as the server's 422), the others are predicted
     lines = tmp_path / "texts.jsonl"
-    lines.write_text('{"text": "see you at lunch"}\n{"text": 5}\n{"txt": "x"}\n{"text": null}\n')
+    lines.write_text('{"text": "see you at lunch"}\n{"text": 5}\n{"txt": "x"}\n{"text": null}\n{"text": "\\u0000 "}\n')
     done = subprocess.run([sys.executable, "-m", "shipyard.cli", "predict", str(sms_run.path), str(lines), "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 1 and "record 1 not predicted: 'text' must be a string, got int" in done.stderr
-    assert "record 2: empty text" in " ".join(done.stderr.split()) and "record 3: empty text" in " ".join(done.stderr.split())
+    assert "record 2 not predicted: no 'text'" in done.stderr and "record 3 not predicted: no 'text'" in done.stderr
+    assert "record 4: no word the model reads" in " ".join(done.stderr.split())
     result = pd.read_csv(out, keep_default_na=False)
-    assert result["prediction"].tolist() == ["ham", "", "ham", "ham"] and result["error"].tolist() == ["", "'text' must be a string, got int (send the raw text)", "", ""]
+    assert result["prediction"].tolist() == ["ham", "", "", "", "ham"] and result["error"].tolist()[:2] == ["", "'text' must be a string, got int (send the raw text)"]
+    # a CSV keeps its other columns (to join the predictions back) and a blank line is an empty text: one output row per input line
+    data.write_text("id,text\n7,first\n\n9,third\n")
+    done = subprocess.run([sys.executable, "-m", "shipyard.cli", "predict", str(sms_run.path), str(data), "-o", str(out)], capture_output=True, text=True)
+    result = pd.read_csv(out, keep_default_na=False)
+    assert done.returncode == 0 and result["id"].astype(str).tolist() == ["7", "", "9"] and result["text"].tolist() == ["first", "", "third"] and len(result["prediction"]) == 3
 
 
 def test_explained_and_perturbed_again_from_the_checkpoint(sms_run):
@@ -207,6 +213,5 @@ def test_an_empty_text_is_predicted_with_a_warning_naming_the_record(sms_run):
     model = shipyard.load(sms_run.path)
     model_input = model.prepare([{"text": "see you at lunch"}, {"text": "   "}, {"text": ""}], "request")
     assert model.warnings(model_input) == [
-        "record 1: empty text; the prediction is the model's answer to no words",
-        "record 2: empty text; the prediction is the model's answer to no words",
+        f"record {i}: no word the model reads (an empty text, whitespace or control characters); the prediction is the model's answer to no words" for i in (1, 2)
     ]

@@ -68,9 +68,10 @@ def test_predict_on_a_missing_or_pickled_npz_is_one_line(tmp_path):
         read_unlabelled(tmp_path / "objects.npz")
 
 
-def test_a_negative_explain_row_is_refused_by_the_option(tmp_path):
-    outcome = CliRunner().invoke(app, ["explain", str(tmp_path), "--row", "-1"])
-    assert outcome.exit_code == 2 and "Traceback" not in outcome.output and "--row" in outcome.output and "greater than or equal to 0" in outcome.output
+@pytest.mark.parametrize("args, message", [(["explain", "--row", "-1"], "error: --row: -1 is negative"), (["attack", "--rows", "0"], "error: --rows: 0 rows")])
+def test_a_negative_row_or_no_rows_is_one_line(tmp_path, args, message):
+    outcome = CliRunner().invoke(app, [args[0], str(tmp_path), *args[1:]])
+    assert outcome.exit_code == 2 and outcome.output.strip().startswith(message) and len(outcome.output.strip().splitlines()) == 1
 
 
 def test_compress_of_an_image_model_names_the_input_not_pruning():
@@ -111,3 +112,11 @@ def test_a_text_column_of_numbers_is_a_finding(tmp_path):
     prepared = check_inputs(_text_recipe(path))
     (finding,) = [f for f in prepared.profile["findings"] if f["code"] == "numeric_texts"]
     assert finding["severity"] == "warning" and "every text is a number (e.g. '0')" in finding["message"]
+
+
+@pytest.mark.parametrize("model, message", [({"layers": 10}, "model.layers: 10 exceeds the encoder's 6 layers"), ({"freeze_layers": 9}, "model.freeze_layers: 9 exceeds the encoder's 6 layers")])
+def test_encoder_layers_beyond_the_encoder_are_refused_before_a_run_folder(tmp_path, model, message):
+    path = tmp_path / "texts.csv"
+    pd.DataFrame({"text": [f"message number {i}" for i in range(40)], "label": ["a", "b"] * 20}).to_csv(path, index=False)
+    with pytest.raises(RecipeError, match=message):
+        check_inputs(_text_recipe(path, **model))

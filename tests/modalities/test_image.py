@@ -193,9 +193,20 @@ def _tiff(pixels: np.ndarray) -> bytes:
         (base64.b64encode(_bomb_png(20000, 20000)).decode(), "the image is far larger than the model's 8x8"),
         (base64.b64encode(_damaged_png()).decode(), "the image's pixel data cannot be decoded"),
         (base64.b64encode(_tiff(np.full((8, 8), 10**7, dtype=np.int32))).decode(), "image of mode I; the model reads 8-bit or 16-bit images"),
+        ([["1.5"] * 8] * 8, "must hold numbers of one shape, not text or booleans"),
+        ([[True] * 8] * 8, "must hold numbers of one shape, not text or booleans"),
     ],
 )
 def test_bad_images_are_named(decoder, value, message):
     with pytest.raises(InputError) as err:
         decoder.decode(value, "request: record 3")
     assert message in str(err.value) and "record 3" in str(err.value)
+
+
+def test_line_wrapped_unpadded_and_url_safe_base64_decode_as_the_image(decoder):
+    """`base64 file.png` wraps lines at 76 characters, Python's encodebytes too; some clients drop padding or use the URL-safe alphabet."""
+    pixels = (np.arange(64) * 4).reshape(8, 8).astype(np.uint8)
+    png = _png(pixels)
+    expected = decoder.decode(base64.b64encode(png).decode(), "record 0")
+    for variant in (base64.encodebytes(png).decode(), base64.urlsafe_b64encode(png).decode().rstrip("=")):
+        assert np.array_equal(decoder.decode(variant, "record 0"), expected)

@@ -172,10 +172,13 @@ def test_a_served_text_record_is_named_by_the_training_column():
     for bad in ({"text": "hi"}, {"sms body": 3}, {"sms body": "hi", "extra": 1}):
         with pytest.raises(ValidationError):
             record.model_validate(bad)
-    assert predictor.texts([{"sms body": None}, {"sms body": "ok"}]) == (["", "ok"], {})
-    # a record without the text, or with a number in it (JSON Lines to `shipyard predict`), is refused alone
-    texts, refused = predictor.texts([{"sms body": "a"}, {"body": "b"}, {"sms body": 5}])
-    assert texts == ["a", "", ""] and refused == {1: "no 'sms body' (send {'sms body': \"...\"})", 2: "'sms body' must be a string, got int (send the raw text)"}
+    # a record without the text, with null, or with a number in it (JSON Lines to `shipyard predict`) is refused alone
+    texts, refused = predictor.texts([{"sms body": "a"}, {"body": "b"}, {"sms body": 5}, {"sms body": None}])
+    assert texts == ["a", "", "", ""] and refused == {
+        1: "no 'sms body' (send {'sms body': \"...\"}; an empty string for no text)",
+        2: "'sms body' must be a string, got int (send the raw text)",
+        3: "no 'sms body' (send {'sms body': \"...\"}; an empty string for no text)",
+    }
 
 
 def test_near_copies_across_the_split_catch_templates_that_grouping_cannot():

@@ -103,7 +103,7 @@ class Modality:
         ------
         RecipeError
         """
-        raise RecipeError(f"compress: not available for {self.name} models yet", "remove the compress section")
+        raise RecipeError(f"compress: not available for {self.name} models yet", f"deploy the {self.name} network uncompressed (no compress section in the recipe)")
 
     def compression(self, ctx: "RunContext") -> Any:
         """The compress stage's variant source for this input (the methods of :class:`shipyard.stages.compress.TableVariants`)."""

@@ -189,7 +189,7 @@ class TextPredictor(BundlePredictor):
         self._untruncated.no_truncation()
 
     def texts(self, records: list[dict[str, Any]]) -> tuple[list[str], dict[int, str]]:
-        """The text of each record (a missing value is no text), and the records refused: no text key, or a value that is not a string.
+        """The text of each record, and the records refused: no text (a missing key, null or NaN), or a value that is not a string.
 
         A refused record's text is empty; its reason goes in the response's
         ``errors`` and the other records are predicted.
@@ -197,10 +197,8 @@ class TextPredictor(BundlePredictor):
         out, refused = [], {}
         for i, record in enumerate(records):
             value = record.get(self.column, _NO_TEXT)
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                value = ""
-            if value is _NO_TEXT:
-                refused[i] = f"no '{self.column}' (send {{{self.column!r}: \"...\"}})"
+            if value is _NO_TEXT or value is None or (isinstance(value, float) and np.isnan(value)):
+                refused[i] = f"no '{self.column}' (send {{{self.column!r}: \"...\"}}; an empty string for no text)"
             elif not isinstance(value, str):
                 refused[i] = f"'{self.column}' must be a string, got {type(value).__name__} (send the raw text)"
             out.append(value if isinstance(value, str) else "")
@@ -213,7 +211,11 @@ class TextPredictor(BundlePredictor):
         ids = np.full((len(texts), width), self.pad_id, dtype=np.int64)
         for i, e in enumerate(encodings):
             ids[i, : len(e.ids)] = e.ids
-        notes = [f"record {i}: empty text; the prediction is the model's answer to no words" for i, t in enumerate(texts) if not t.strip() and i not in refused]
+        notes = [
+            f"record {i}: no word the model reads (an empty text, whitespace or control characters); the prediction is the model's answer to no words"
+            for i, e in enumerate(encodings)
+            if i not in refused and all(e.special_tokens_mask)
+        ]
         full = [len(e.ids) for e in self._untruncated.encode_batch([t for t, e in zip(texts, encodings) if len(e.ids) >= self.max_length])]
         long_rows = [i for i, e in enumerate(encodings) if len(e.ids) >= self.max_length]
         for i, n in zip(long_rows, full):
@@ -235,11 +237,11 @@ class TextPredictor(BundlePredictor):
         return create_model("TextRecord", __config__=ConfigDict(extra="forbid", populate_by_name=False), text=(str, field))
 
     def read_data(self, path: str | Path) -> tuple[list[dict[str, Any]], pd.DataFrame]:
-        """The texts of a file (read raw, unstripped, as training read them), as records and as the output file's first column."""
+        """The texts of a file (read raw, unstripped, as training read them) as records, and the file's columns (the output keeps them all)."""
         from shipyard.modalities.text.reading import read_texts
 
         frame = read_texts(Path(path), self.column)
-        return frame.to_dict(orient="records"), frame
+        return [{self.column: value} for value in frame[self.column].tolist()], frame
 
 
 IMAGE_MODES = frozenset({"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "I;16", "I;16B", "I;16L"})
@@ -270,6 +272,12 @@ class ImagePredictor(BundlePredictor):
             pixels = self._png(value, where)
         elif isinstance(value, (list, tuple, np.ndarray)):
             try:
+                kind = np.asarray(value).dtype.kind
+            except (TypeError, ValueError):
+                kind = "O"
+            if kind in "bUS":  # "1.5" and true would otherwise pass as numbers
+                raise InputError(f"{where}: the image's nested arrays must hold numbers of one shape, not text or booleans", "send pixel values as JSON numbers")
+            try:
                 array = np.asarray(value, dtype=np.float64)
             except OverflowError:  # an integer beyond float64
                 raise PixelRangeError(f"{where}: pixel values must be finite and in [0, {self.max_value:g}]", "send values in the units of the training images") from None
@@ -292,7 +300,8 @@ class ImagePredictor(BundlePredictor):
     def _png(self, text: str, where: str) -> np.ndarray:
         from PIL import Image, UnidentifiedImageError
 
-        data = text.split(",", 1)[1] if text.startswith("data:") else text
+        data = "".join((text.split(",", 1)[1] if text.startswith("data:") else text).split())  # line-wrapped base64 (`base64`, encodebytes)
+        data = data.replace("-", "+").replace("_", "/") + "=" * (-len(data) % 4)  # the URL-safe alphabet, padding left out
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):

@@ -85,6 +85,11 @@ def encoder_config(spec: TransformerSpec) -> Any:
         if spec.layers > config.num_hidden_layers:
             raise RecipeError(f"model.layers: {spec.layers} exceeds the encoder's {config.num_hidden_layers} layers", f"use at most {config.num_hidden_layers}")
         config.num_hidden_layers = spec.layers
+    if spec.freeze_layers > config.num_hidden_layers:
+        raise RecipeError(
+            f"model.freeze_layers: {spec.freeze_layers} exceeds the encoder's {config.num_hidden_layers} layers (every layer would be frozen)",
+            f"use at most {config.num_hidden_layers}",
+        )
     return config
 
 

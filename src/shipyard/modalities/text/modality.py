@@ -45,7 +45,9 @@ class TextModality(Modality):
         return frame, sha256, dropped
 
     def _tokenizer(self, recipe: "Recipe") -> Any:
-        from shipyard.models.transformer import encoder_path
+        from shipyard.models.transformer import encoder_config, encoder_path
+
+        encoder_config(recipe.model)  # model.layers and model.freeze_layers against the encoder's layers, before any run folder
 
         return tok.load_tokenizer(encoder_path(recipe.model.encoder), recipe.model.max_length)
 

@@ -12,8 +12,11 @@ MISSING_LABELS = {"", "na", "n/a", "nan", "null", "none"}
 SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson")
 
 
-def read_raw(path: Path) -> pd.DataFrame:
+def read_raw(path: Path, keep_blank_lines: bool = False) -> pd.DataFrame:
     """Read a CSV, Parquet or JSON Lines table; CSV cells stay strings exactly as written (no stripping, nothing read as missing).
+
+    ``keep_blank_lines``: a blank CSV line is a row of empty cells (batch
+    prediction: one output row per input line) instead of being skipped.
 
     Raises
     ------
@@ -27,7 +30,7 @@ def read_raw(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: unknown file kind '{path.suffix}' for text data", "use a .csv, .parquet or .jsonl file with a text column")
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig", skip_blank_lines=not keep_blank_lines)
         elif suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
@@ -51,19 +54,20 @@ def _texts(frame: pd.DataFrame, column: str, path: Path, key: str) -> pd.Series:
 
 
 def read_texts(path: Path, column: str) -> pd.DataFrame:
-    """The text column of a file for batch prediction: CSV cells as written, other files' values as read (missing as None).
+    """A file of texts for batch prediction, every column kept: CSV cells as written (a blank line is an empty text), other files' values as read (missing as None).
 
     Raises
     ------
     DataError
         If the file cannot be read or lacks the column.
     """
-    frame = read_raw(path)
+    frame = read_raw(path, keep_blank_lines=True)
     if column not in frame.columns:
         _texts(frame, column, path, "the model's text column")  # raises, naming the columns
     values = frame[column].astype(object)
-    # As a request's records: a JSON Lines number or list stays what it is (the predictor refuses that record), a missing value is no text.
-    return pd.DataFrame({column: values.where(values.notna(), None)})
+    # As a request's records: a JSON Lines number or list stays what it is, a missing value is None (the predictor refuses those records).
+    frame[column] = values.where(values.notna(), None)
+    return frame
 
 
 def read_text_table(path: Path, text: str, target: str) -> pd.DataFrame:
