@@ -88,6 +88,7 @@ def test_a_text_model_compresses_to_int8_and_a_3_layer_student_by_default():
     recipe = recipe_from_dict({"name": "t", "data": {"source": "a.csv", "text": "text", "target": "label"}, "model": {"type": "transformer"}, "train": {"epochs": 2}})
     spec = compress_spec(recipe)
     assert spec.formats == ["int8_dynamic"] and spec.prune is None and spec.distill.students == [[3]] and spec.distill.epochs == 2
+    assert spec.latency.repeats == 200
 
 
 def test_the_report_says_how_many_training_rows_train_fraction_left_unused():
