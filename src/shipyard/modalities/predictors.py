@@ -272,13 +272,13 @@ class ImagePredictor(BundlePredictor):
             pixels = self._png(value, where)
         elif isinstance(value, (list, tuple, np.ndarray)):
             try:
-                kind = np.asarray(value).dtype.kind
+                read = np.asarray(value)  # converted once: numbers of one shape are the usual case
             except (TypeError, ValueError):
-                kind = "O"
-            if kind in "bUS":  # "1.5" and true would otherwise pass as numbers
+                read = np.empty(0, dtype=object)
+            if read.dtype.kind in "bUS":  # "1.5" and true would otherwise pass as numbers
                 raise InputError(f"{where}: the image's nested arrays must hold numbers of one shape, not text or booleans", "send pixel values as JSON numbers")
             try:
-                array = np.asarray(value, dtype=np.float64)
+                array = read.astype(np.float64) if read.dtype.kind in "iuf" else np.asarray(value, dtype=np.float64)
             except OverflowError:  # an integer beyond float64
                 raise PixelRangeError(f"{where}: pixel values must be finite and in [0, {self.max_value:g}]", "send values in the units of the training images") from None
             except (TypeError, ValueError):
